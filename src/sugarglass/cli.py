@@ -1,0 +1,231 @@
+"""One command line over all of Sugarglass: ``sugarglass --help`` lists the commands."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import datetime, timezone
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import SugarglassError
+from .work import Work, load_work
+
+console = Console()
+errors = Console(stderr=True)
+
+app = typer.Typer(help="Living, data-driven artworks made with consent.", no_args_is_help=True, add_completion=False)
+consent_app = typer.Typer(help="Consent records: list them, withdraw a source.", no_args_is_help=True)
+app.add_typer(consent_app, name="consent")
+
+
+class _ShowByDefault(TyperGroup):
+    """``sugarglass feelings WORK`` shows; ``sugarglass feelings export WORK`` exports."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+feelings_app = typer.Typer(cls=_ShowByDefault, help="The stored feelings and the signal made from them.", no_args_is_help=True)
+app.add_typer(feelings_app, name="feelings")
+
+WorkArg = Annotated[Path, typer.Argument(help="The work file (TOML).", show_default=False)]
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="Use this store file instead of the work's.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Output folder (default: out/<work>-<seed>).")]
+
+
+def friendly(command: Callable) -> Callable:
+    """Errors that are the input's fault print as one clear message and exit 2."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SugarglassError as exc:
+            errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+        except KeyError as exc:
+            errors.print(f"[bold red]error:[/] {exc.args[0]}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return run
+
+
+def open_store(work: Work, store: Path | None):
+    from .store import Store
+
+    return Store(store or work.store_path)
+
+
+def out_dir(work: Work, out: Path | None) -> Path:
+    return out or Path("out") / f"{work.name}-{work.seed}"
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", help="Print the version and stop.")] = False) -> None:
+    if version:
+        console.print(f"sugarglass {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+@friendly
+def ingest(
+    work_file: WorkArg,
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Read, clean, score and store every source of the work, after checking every consent."""
+    from .ingest import ingest_work
+
+    work = load_work(work_file)
+    with open_store(work, store) as db, _progress() as progress:
+        tasks: dict[str, Any] = {}
+        pending: dict[str, int] = {}
+
+        def on_post(source_id: str) -> None:
+            if source_id not in tasks:
+                tasks[source_id] = progress.add_task(source_id, total=None)
+                pending[source_id] = 0
+            pending[source_id] += 1
+            if pending[source_id] == 250:
+                progress.advance(tasks[source_id], 250)
+                pending[source_id] = 0
+
+        results = ingest_work(work, db, sources=source, on_post=on_post)
+        for source_id, task in tasks.items():
+            progress.update(task, advance=pending[source_id], total=progress.tasks[task].completed + pending[source_id])
+    table = Table(title=f"ingest of {work.name} into {db.path}", title_justify="left")
+    for column in ("source", "read", "added", "left out", "bad (skipped)"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for r in results:
+        if r.unchanged:
+            table.add_row(r.source, "-", "0", "file unchanged", "-")
+            continue
+        left = ", ".join(f"{n} {why}" for why, n in sorted(r.left_out.items())) or "0"
+        table.add_row(r.source, str(r.read), str(r.added), left, str(r.bad))
+    console.print(table)
+    for r in results:
+        for line, reason in (r.report.problems if r.report else [])[:10]:
+            console.print(f"  [yellow]skipped[/] {r.path.name}" + (f":{line}" if line else "") + f": {reason}", highlight=False)
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("posts"), TimeElapsedColumn(), console=console, transient=False,
+    )
+
+
+@consent_app.command("list")
+@friendly
+def consent_list(work_file: WorkArg, store: StoreOpt = None) -> None:
+    """Every source the store knows, with its consent record and whether it is in force."""
+    work = load_work(work_file)
+    today = datetime.now(timezone.utc).date().isoformat()
+    with open_store(work, store) as db:
+        rows = db.consents()
+        withdrawals = db.withdrawals()
+    declared = {s.id for s in work.sources}
+    table = Table(title=f"consent records in {work.store_path if store is None else store}", title_justify="left")
+    for column in ("source", "status", "granted by", "basis", "scope", "licence", "granted", "expires", "evidence", "posts"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        if row["withdrawn_at"]:
+            status = f"[red]withdrawn {row['withdrawn_at'][:10]}[/]"
+        elif row["expires"] and row["expires"] < today:
+            status = "[red]expired[/]"
+        else:
+            status = "[green]in force[/]"
+        if row["source"] not in declared:
+            status += " (not in this work)"
+        table.add_row(row["source"], status, row["granted_by"], row["basis"], row["scope"], row["licence"],
+                      row["granted_at"], row["expires"] or "-", row["evidence"], str(row["posts"]))
+    stored = {row["source"] for row in rows}
+    for source in work.sources:
+        if source.id not in stored:
+            c = source.consent
+            table.add_row(source.id, "[dim]declared, not ingested yet[/]", c.granted_by, c.basis, c.scope, c.licence,
+                          str(c.granted_at), str(c.expires or "-"), c.evidence, "0")
+    console.print(table)
+    for w in withdrawals:
+        console.print(f"withdrawal: {w['source']} on {w['withdrawn_at']}: {w['posts_removed']} posts and "
+                      f"{w['feelings_removed']} feelings removed" + (f" ({w['reason']})" if w["reason"] else ""))
+
+
+@consent_app.command("withdraw")
+@friendly
+def consent_withdraw(
+    work_file: WorkArg,
+    source: Annotated[str, typer.Argument(help="The source id to withdraw.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log; never the data).")] = "",
+    store: StoreOpt = None,
+) -> None:
+    """Delete a source's posts and feelings, record the withdrawal, and refuse it from now on."""
+    work = load_work(work_file)
+    with open_store(work, store) as db:
+        posts, feelings = db.withdraw(source, reason)
+    console.print(f"withdrew [bold]{source}[/]: {posts} posts and {feelings} feelings deleted; "
+                  "later ingests of it will be refused.")
+
+
+@feelings_app.command("show")
+@friendly
+def feelings_show(work_file: WorkArg, store: StoreOpt = None, out: OutOpt = None) -> None:
+    """Summarise the stored feelings and the work's signal, and plot the signal to PNG."""
+    from .signal import build_signal, plot_signal, summarise
+
+    work = load_work(work_file)
+    with open_store(work, store) as db:
+        counts = db.counts()
+        feelings = db.feelings(work.signal.sources)
+    signal = build_signal(feelings, work.signal)
+    table = Table(title=f"feelings of {work.name}", title_justify="left")
+    for column in ("source", "posts", "not English", "text kept"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for source_id, c in sorted(counts.items()):
+        table.add_row(source_id, str(c["posts"]), str(c["non_english"]), str(c["with_text"]))
+    console.print(table)
+    s = summarise(signal)
+    grouping = f"window {work.signal.window}" if work.signal.posts_per_tick is None else f"{work.signal.posts_per_tick} posts a tick"
+    console.print(
+        f"signal: {s['ticks']} ticks ({grouping}), {s['posts']} posts, {s['empty_ticks']} empty ticks filled by "
+        f"'{work.signal.fill}'\nmean compound {s['mean_compound']:+.3f}; per tick from {s['min_tick_compound']:+.3f} "
+        f"to {s['max_tick_compound']:+.3f} (sd {s['std_tick_compound']:.3f})",
+        highlight=False,
+    )
+    path = plot_signal(signal, out_dir(work, out) / "signal.png", f"{work.title or work.name}: feeling per tick ({grouping})")
+    console.print(f"plot: {path}")
+
+
+@feelings_app.command("export")
+@friendly
+def feelings_export(
+    work_file: WorkArg,
+    csv_path: Annotated[Path, typer.Option("--csv", help="Write one row per post here.")],
+    store: StoreOpt = None,
+) -> None:
+    """One CSV row per stored post: source, post id, time, language and every score."""
+    work = load_work(work_file)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = csv_path.with_name(csv_path.name + ".partial")
+    rows = 0
+    with open_store(work, store) as db, partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source", "post_id", "created_at", "language", "non_english", "compound", "compnorm", "pos", "neg", "neu"])
+        for source_id, post_id, created, language, non_english, *scores in db.export_rows(work.signal.sources):
+            when = datetime.fromtimestamp(created, timezone.utc).isoformat().replace("+00:00", "Z") if created is not None else ""
+            writer.writerow([source_id, post_id, when, language or "", non_english, *scores])
+            rows += 1
+    partial.replace(csv_path)
+    console.print(f"wrote {rows} rows to {csv_path}")

@@ -1,0 +1,170 @@
+"""Ingest: consent checked, source read, posts cleaned, deduplicated, scored and stored.
+
+Each source file is one transaction: it lands whole or not at all. A file that has not changed
+since its last ingest with the same analyzer is not read again; a file that grew adds only the
+posts the store does not have, so ingest can be run as often as the artist likes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from .affect import Analyzer, LanguageGuesser, clean, make_analyzer
+from .errors import ReadError
+from .records import Post, ScoredPost
+from .sources import ReadReport, read_source
+from .store import NewPost, Store
+from .work import Source, Work
+
+BATCH = 2000
+
+
+@dataclass
+class IngestResult:
+    """What one source's ingest did; ``unchanged`` means the file was not read again."""
+
+    source: str
+    path: Path
+    file_sha256: str
+    read: int = 0
+    added: int = 0
+    unchanged: bool = False
+    report: ReadReport | None = None
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def bad(self) -> int:
+        return self.report.bad if self.report else 0
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise ReadError(path, "no such file") from None
+    except OSError as exc:
+        raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+def check_consents(work: Work, store: Store, today: date | None = None) -> None:
+    """Refuse the whole work before anything is read if any source may not be used."""
+    for source in work.sources:
+        store.check_not_withdrawn(source.id)
+        source.consent.check_in_force(source.id, today)
+
+
+def ingest_work(
+    work: Work,
+    store: Store,
+    *,
+    analyzer: Analyzer | None = None,
+    sources: list[str] | None = None,
+    on_post: Callable[[str], None] | None = None,
+) -> list[IngestResult]:
+    """Ingest every source of the work (or those named), after checking all their consents."""
+    check_consents(work, store)
+    analyzer = analyzer or make_analyzer(work.analyzer.name)
+    guesser = LanguageGuesser()
+    chosen = [work.source(name) for name in sources] if sources else work.sources
+    return [ingest_source(work, source, store, analyzer, guesser, on_post) for source in chosen]
+
+
+def ingest_source(
+    work: Work,
+    source: Source,
+    store: Store,
+    analyzer: Analyzer,
+    guesser: LanguageGuesser,
+    on_post: Callable[[str], None] | None = None,
+) -> IngestResult:
+    """One source file, all or nothing."""
+    store.check_not_withdrawn(source.id)
+    source.consent.check_in_force(source.id)
+    path = work.resolve(source.path)
+    digest = file_sha256(path)
+    result = IngestResult(source.id, path, digest)
+    report = ReadReport(path, source.on_error)
+    keep_text = source.consent.keeps_text
+    skip_foreign = work.analyzer.non_english == "skip"
+    with store.transaction():
+        store.register(source.id, source.kind, str(source.path), source.consent)
+        if store.last_ingest_sha256(source.id, analyzer.name, analyzer.version) == digest:
+            result.unchanged = True
+            return result
+        result.report = report
+        known_ids, known_keys = store.known_posts(source.id)
+        ingest_id = store.begin_ingest(source.id, digest, analyzer.name, analyzer.version, analyzer.licence)
+        batch: list[NewPost] = []
+        lines_of_ids: dict[str, int] = {}
+        for item in read_source(source, path, report):
+            result.read += 1
+            if on_post is not None:
+                on_post(source.id)
+            if item.id in known_ids:
+                if item.id in lines_of_ids:
+                    report.bad_record(item.line, f"id {item.id!r} repeats the post on line {lines_of_ids[item.id]}")
+                else:
+                    report.leave_out("already stored")
+                continue
+            new = _prepare(item, keep_text, guesser, analyzer, known_keys, report, skip_foreign)
+            if new is None:
+                continue
+            known_ids.add(item.id)
+            lines_of_ids[item.id] = item.line
+            batch.append(new)
+            if len(batch) >= BATCH:
+                store.add_posts(source.id, ingest_id, batch)
+                result.added += len(batch)
+                batch.clear()
+        if batch:
+            store.add_posts(source.id, ingest_id, batch)
+            result.added += len(batch)
+        result.left_out = dict(report.left_out)
+        store.finish_ingest(ingest_id, read=result.read, added=result.added, bad=report.bad, left_out=result.left_out)
+    return result
+
+
+def _prepare(
+    item: Post | ScoredPost,
+    keep_text: bool,
+    guesser: LanguageGuesser,
+    analyzer: Analyzer,
+    known_keys: set[str],
+    report: ReadReport,
+    skip_foreign: bool,
+) -> NewPost | None:
+    """Clean, deduplicate and score one post; None when it is left out (and counted)."""
+    created = item.created_at.timestamp() if item.created_at else None
+    if isinstance(item, ScoredPost):
+        s = item.scores
+        return NewPost(item.id, item.line, created, None, None, None, False, (s.compound, s.compnorm, s.pos, s.neg, s.neu))
+    cleaned = clean(item.text, guesser)
+    if not cleaned.text:
+        report.leave_out("empty after cleaning")
+        return None
+    if cleaned.key in known_keys:
+        report.leave_out("duplicate text")
+        return None
+    if skip_foreign and not cleaned.is_english:
+        report.leave_out("not English")
+        return None
+    known_keys.add(cleaned.key)
+    s = analyzer.score(cleaned.text)
+    return NewPost(
+        item.id,
+        item.line,
+        created,
+        cleaned.key,
+        cleaned.text if keep_text else None,
+        cleaned.language,
+        not cleaned.is_english,
+        (s.compound, s.compnorm, s.pos, s.neg, s.neu),
+    )

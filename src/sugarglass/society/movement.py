@@ -1,0 +1,169 @@
+"""Rule M with harvest, metabolism and starvation: the sequential heart of a tick.
+
+Agents act one at a time in the order given, each seeing the moves of those before it, as the
+book says; that is why this kernel is not parallel. Codes for the options come from
+`engine.py` as small integers so one compiled kernel serves every preset.
+"""
+
+from __future__ import annotations
+
+
+from numba import njit
+
+from sugarglass.society.rng import random_below
+from sugarglass.society.space import EMPTY, link, offset_cell, unlink
+
+GOAL_WELFARE, GOAL_MOST_SUGAR = 0, 1
+HARVEST_ALL, HARVEST_SUGAR_ALL_SPICE_ONE = 0, 1
+METABOLISM_SUBTRACT, METABOLISM_FRACTION = 0, 1
+STARVE_SUGAR_OR_SPICE, STARVE_SUGAR_EXACTLY_ZERO = 0, 1
+
+# Welfares this close (relative) count as equal, as Mesa's math.isclose does.
+WELFARE_TOLERANCE = 1e-9
+
+
+@njit(cache=True, inline="always")
+def ipow(base, exponent):
+    """base ** exponent for a small non-negative integer exponent, by multiplication."""
+    result = 1.0
+    for _ in range(exponent):
+        result *= base
+    return result
+
+
+@njit(cache=True, inline="always")
+def powered_welfare(sugar, spice, m_sugar, m_spice):
+    """Cobb-Douglas welfare raised to the power mT = m1 + m2.
+
+    W = s^(m1/mT) p^(m2/mT) and W^mT = s^m1 p^m2 rank cells and trades identically (x -> x^mT
+    is increasing for x >= 0), and the second needs no `pow`: a few multiplications.
+    """
+    return ipow(sugar, m_sugar) * ipow(spice, m_spice)
+
+
+@njit(cache=True)
+def choose_cell(agent, rng, width, height, torus, look_dx, look_dy, look_reach, look_dist,
+                include_own_cell, goal, cell, sugar, spice, m_sugar, m_spice, vision,
+                head, cell_sugar, cell_spice):
+    """The cell `agent` moves to: best goal value, then nearest, then at random.
+
+    Only empty cells count (its own cell too when `include_own_cell`). With no candidate at
+    all the agent stays where it is (Mesa's example crashes there; the book is silent).
+    """
+    here = cell[agent]
+    s, p = sugar[agent], spice[agent]
+    m1, m2 = m_sugar[agent], m_spice[agent]
+    tolerance = WELFARE_TOLERANCE * (m1 + m2)
+    best_cell = here
+    best_value = 0.0
+    best_dist = 0
+    ties = 0
+    reach = vision[agent]
+    first = -1 if include_own_cell else 0
+    for k in range(first, look_dx.shape[0]):
+        if k >= 0:
+            if look_reach[k] > reach:
+                break
+            target = offset_cell(here, look_dx[k], look_dy[k], width, height, torus)
+            if target < 0 or head[target] != EMPTY:
+                continue
+            dist = look_dist[k]
+        else:
+            target = here
+            dist = 0
+        if goal == GOAL_WELFARE:
+            value = powered_welfare(s + cell_sugar[target], p + cell_spice[target], m1, m2)
+            close = abs(value - best_value) <= tolerance * max(abs(value), abs(best_value))
+        else:
+            value = cell_sugar[target]
+            close = value == best_value
+        if ties == 0 or (value > best_value and not close):
+            best_cell, best_value, best_dist, ties = target, value, dist, 1
+        elif close:
+            best_value = max(best_value, value)
+            if dist < best_dist:
+                best_cell, best_dist, ties = target, dist, 1
+            elif dist == best_dist:
+                ties += 1
+                if random_below(rng, ties) == 0:
+                    best_cell = target
+    return best_cell
+
+
+@njit(cache=True)
+def settle(agent, target, harvest, metabolism_rule, fraction, starvation,
+           cell, sugar, spice, m_sugar, m_spice, alive, head, next_in_cell,
+           cell_sugar, cell_spice):
+    """Move `agent` to `target`, harvest, pay metabolism; return True if it starved."""
+    here = cell[agent]
+    if target != here:
+        unlink(agent, here, head, next_in_cell)
+        link(agent, target, head, next_in_cell)
+        cell[agent] = target
+    found_sugar = cell_sugar[target]
+    cell_sugar[target] = 0.0
+    if harvest == HARVEST_ALL:
+        found_spice = cell_spice[target]
+        cell_spice[target] = 0.0
+    else:
+        found_spice = min(cell_spice[target], 1.0)
+        cell_spice[target] -= found_spice
+    if metabolism_rule == METABOLISM_SUBTRACT:
+        sugar[agent] += found_sugar - m_sugar[agent]
+        spice[agent] += found_spice - m_spice[agent]
+    else:  # 2019: sugar + found - sugar * metabolism, the stock before the harvest
+        sugar[agent] = sugar[agent] + found_sugar - sugar[agent] * fraction
+        spice[agent] += found_spice
+    if starvation == STARVE_SUGAR_OR_SPICE:
+        starved = sugar[agent] <= 0.0 or spice[agent] <= 0.0
+    else:
+        starved = sugar[agent] == 0.0
+    if starved:
+        alive[agent] = False
+        unlink(agent, target, head, next_in_cell)
+    return starved
+
+
+@njit(cache=True)
+def move_in_turn(order, rng, width, height, torus, look_dx, look_dy, look_reach, look_dist,
+                 include_own_cell, goal, harvest, metabolism_rule, fraction, starvation,
+                 cell, sugar, spice, m_sugar, m_spice, vision, alive, head, next_in_cell,
+                 cell_sugar, cell_spice):
+    """The book's M: each agent in `order` chooses, moves, eats and may die before the next
+    looks. Returns the number that starved."""
+    starved = 0
+    for agent in order:
+        target = choose_cell(agent, rng, width, height, torus, look_dx, look_dy, look_reach,
+                             look_dist, include_own_cell, goal, cell, sugar, spice, m_sugar,
+                             m_spice, vision, head, cell_sugar, cell_spice)
+        starved += settle(agent, target, harvest, metabolism_rule, fraction, starvation, cell,
+                          sugar, spice, m_sugar, m_spice, alive, head, next_in_cell,
+                          cell_sugar, cell_spice)
+    return starved
+
+
+@njit(cache=True)
+def plan_moves(order, rng, width, height, torus, look_dx, look_dy, look_reach, look_dist,
+               include_own_cell, goal, cell, sugar, spice, m_sugar, m_spice, vision, head,
+               cell_sugar, cell_spice, plans):
+    """The 2019 software's 'think': every agent plans against the same unchanged world, so two
+    may plan the same cell and will share it."""
+    for agent in order:
+        plans[agent] = choose_cell(agent, rng, width, height, torus, look_dx, look_dy,
+                                   look_reach, look_dist, include_own_cell, goal, cell, sugar,
+                                   spice, m_sugar, m_spice, vision, head, cell_sugar, cell_spice)
+
+
+@njit(cache=True)
+def carry_out_plans(order, plans, harvest, metabolism_rule, fraction, starvation,
+                    cell, sugar, spice, m_sugar, m_spice, alive, head, next_in_cell,
+                    cell_sugar, cell_spice):
+    """The 2019 software's 'update': move to the planned cell, eat, pay; returns starved."""
+    starved = 0
+    for agent in order:
+        starved += settle(agent, plans[agent], harvest, metabolism_rule, fraction, starvation,
+                          cell, sugar, spice, m_sugar, m_spice, alive, head, next_in_cell,
+                          cell_sugar, cell_spice)
+    return starved
+
+

@@ -1,0 +1,356 @@
+"""The embedded SQLite store: sources, their consent records, posts, feelings, withdrawals.
+
+One file on disk in WAL mode, so a live run can read while an ingest writes. Text is stored only
+for sources whose consent scope is ``keep-text``; ``secure_delete`` is on so that a withdrawal
+overwrites the freed pages instead of leaving the withdrawn rows readable in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .consent import Consent
+from .errors import ConsentError, StoreError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    withdrawn_at TEXT,
+    withdrawal_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS consents (
+    id INTEGER PRIMARY KEY,
+    source_id TEXT NOT NULL REFERENCES sources(id),
+    record_sha256 TEXT NOT NULL,
+    granted_by TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    licence TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    expires TEXT,
+    recorded_at TEXT NOT NULL,
+    UNIQUE (source_id, record_sha256)
+);
+CREATE TABLE IF NOT EXISTS ingests (
+    id INTEGER PRIMARY KEY,
+    source_id TEXT NOT NULL REFERENCES sources(id),
+    file_sha256 TEXT NOT NULL,
+    analyzer TEXT NOT NULL,
+    analyzer_version TEXT NOT NULL,
+    analyzer_licence TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    read INTEGER NOT NULL,
+    added INTEGER NOT NULL,
+    bad INTEGER NOT NULL,
+    left_out TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS posts (
+    id INTEGER PRIMARY KEY,
+    source_id TEXT NOT NULL REFERENCES sources(id),
+    post_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    created_at REAL,
+    text_key TEXT,
+    text TEXT,
+    language TEXT,
+    non_english INTEGER NOT NULL DEFAULT 0,
+    ingest_id INTEGER NOT NULL REFERENCES ingests(id),
+    UNIQUE (source_id, post_id),
+    UNIQUE (source_id, text_key)
+);
+CREATE TABLE IF NOT EXISTS feelings (
+    post INTEGER PRIMARY KEY REFERENCES posts(id) ON DELETE CASCADE,
+    compound REAL NOT NULL,
+    compnorm REAL NOT NULL,
+    pos REAL NOT NULL,
+    neg REAL NOT NULL,
+    neu REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS withdrawals (
+    id INTEGER PRIMARY KEY,
+    source_id TEXT NOT NULL,
+    withdrawn_at TEXT NOT NULL,
+    posts_removed INTEGER NOT NULL,
+    feelings_removed INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS posts_by_time ON posts (created_at, source_id, seq);
+"""
+
+FEELING_FIELDS = ("compound", "compnorm", "pos", "neg", "neu")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def consent_digest(consent: Consent) -> str:
+    return hashlib.sha256(json.dumps(consent.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewPost:
+    """A cleaned, scored post ready to be written; ``text`` is None unless scope keeps it."""
+
+    post_id: str
+    seq: int
+    created_at: float | None
+    text_key: str | None
+    text: str | None
+    language: str | None
+    non_english: bool
+    scores: tuple[float, float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Feelings:
+    """Stored feelings in signal order, as arrays: times are Unix seconds (NaN when unknown)."""
+
+    created_at: np.ndarray
+    compound: np.ndarray
+    compnorm: np.ndarray
+    pos: np.ndarray
+    neg: np.ndarray
+    neu: np.ndarray
+    source: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.compound)
+
+
+class Store:
+    """A connection to one store file. Use as a context manager; writes go through
+    ``transaction()`` so a failure leaves the file as it was."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA secure_delete = ON")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable Sugarglass store ({exc})") from None
+
+    def _migrate(self) -> None:
+        self.db.executescript(SCHEMA)
+        with self.transaction():
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row is None:
+                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: store schema {row[0]}, this Sugarglass reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: an exception inside rolls every write back."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- sources and consent -------------------------------------------------------------
+
+    def withdrawn_at(self, source_id: str) -> str | None:
+        row = self.db.execute("SELECT withdrawn_at FROM sources WHERE id = ?", (source_id,)).fetchone()
+        return row[0] if row else None
+
+    def check_not_withdrawn(self, source_id: str) -> None:
+        when = self.withdrawn_at(source_id)
+        if when:
+            raise ConsentError(
+                f"source {source_id!r} was withdrawn on {when}; it is not read again. "
+                "Data given anew needs a new source id and a new consent record."
+            )
+
+    def register(self, source_id: str, kind: str, path: str, consent: Consent) -> None:
+        """Record the source and its consent record (a changed record is kept beside the old).
+        A scope narrowed to ``score`` removes any text stored under the earlier scope."""
+        self.db.execute(
+            "INSERT INTO sources (id, kind, path, registered_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, path = excluded.path",
+            (source_id, kind, path, now()),
+        )
+        record = consent.model_dump(mode="json")
+        self.db.execute(
+            "INSERT OR IGNORE INTO consents (source_id, record_sha256, granted_by, basis, scope, licence,"
+            " granted_at, evidence, expires, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (source_id, consent_digest(consent), record["granted_by"], record["basis"], record["scope"],
+             record["licence"], record["granted_at"], record["evidence"], record["expires"], now()),
+        )
+        if not consent.keeps_text:
+            self.db.execute("UPDATE posts SET text = NULL WHERE source_id = ? AND text IS NOT NULL", (source_id,))
+
+    def consents(self) -> list[dict]:
+        """Every source with its newest consent record, post count and withdrawal."""
+        rows = self.db.execute(
+            """
+            SELECT s.id, s.kind, s.path, s.withdrawn_at, s.withdrawal_reason,
+                   c.granted_by, c.basis, c.scope, c.licence, c.granted_at, c.evidence, c.expires,
+                   c.recorded_at, (SELECT count(*) FROM posts p WHERE p.source_id = s.id)
+            FROM sources s
+            LEFT JOIN consents c ON c.id = (SELECT max(id) FROM consents WHERE source_id = s.id)
+            ORDER BY s.id
+            """
+        )
+        keys = ("source", "kind", "path", "withdrawn_at", "withdrawal_reason", "granted_by", "basis",
+                "scope", "licence", "granted_at", "evidence", "expires", "recorded_at", "posts")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def withdraw(self, source_id: str, reason: str = "") -> tuple[int, int]:
+        """Delete a source's posts and feelings, mark it withdrawn, and log the withdrawal
+        (how many rows, never what they said). Returns (posts, feelings) removed."""
+        with self.transaction():
+            if self.db.execute("SELECT 1 FROM sources WHERE id = ?", (source_id,)).fetchone() is None:
+                raise StoreError(f"{self.path}: no source {source_id!r} in the store")
+            self.check_not_withdrawn(source_id)
+            feelings = self.db.execute(
+                "SELECT count(*) FROM feelings WHERE post IN (SELECT id FROM posts WHERE source_id = ?)", (source_id,)
+            ).fetchone()[0]
+            posts = self.db.execute("DELETE FROM posts WHERE source_id = ?", (source_id,)).rowcount
+            when = now()
+            self.db.execute(
+                "UPDATE sources SET withdrawn_at = ?, withdrawal_reason = ? WHERE id = ?", (when, reason, source_id)
+            )
+            self.db.execute(
+                "INSERT INTO withdrawals (source_id, withdrawn_at, posts_removed, feelings_removed, reason) VALUES (?, ?, ?, ?, ?)",
+                (source_id, when, posts, feelings, reason),
+            )
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return posts, feelings
+
+    def withdrawals(self) -> list[dict]:
+        keys = ("source", "withdrawn_at", "posts_removed", "feelings_removed", "reason")
+        rows = self.db.execute(
+            "SELECT source_id, withdrawn_at, posts_removed, feelings_removed, reason FROM withdrawals ORDER BY id"
+        )
+        return [dict(zip(keys, row)) for row in rows]
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def last_ingest_sha256(self, source_id: str, analyzer: str, analyzer_version: str) -> str | None:
+        row = self.db.execute(
+            "SELECT file_sha256 FROM ingests WHERE source_id = ? AND analyzer = ? AND analyzer_version = ? ORDER BY id DESC LIMIT 1",
+            (source_id, analyzer, analyzer_version),
+        ).fetchone()
+        return row[0] if row else None
+
+    def known_posts(self, source_id: str) -> tuple[set[str], set[str]]:
+        """The post ids and duplicate keys a source already has, to make re-ingest add nothing."""
+        ids: set[str] = set()
+        keys: set[str] = set()
+        for post_id, key in self.db.execute("SELECT post_id, text_key FROM posts WHERE source_id = ?", (source_id,)):
+            ids.add(post_id)
+            if key is not None:
+                keys.add(key)
+        return ids, keys
+
+    def begin_ingest(self, source_id: str, file_sha256: str, analyzer: str, version: str, licence: str) -> int:
+        """Open an ingest record inside the current transaction; its counts are set at the end."""
+        cursor = self.db.execute(
+            "INSERT INTO ingests (source_id, file_sha256, analyzer, analyzer_version, analyzer_licence, finished_at,"
+            " read, added, bad, left_out) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, '{}')",
+            (source_id, file_sha256, analyzer, version, licence, now()),
+        )
+        return int(cursor.lastrowid)
+
+    def add_posts(self, source_id: str, ingest_id: int, posts: Sequence[NewPost]) -> None:
+        """Write a batch of posts and their feelings, with row ids assigned here so that the
+        two tables can be filled with one ``executemany`` each."""
+        first = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM posts").fetchone()[0]
+        self.db.executemany(
+            "INSERT INTO posts (id, source_id, post_id, seq, created_at, text_key, text, language, non_english, ingest_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (first + i, source_id, p.post_id, p.seq, p.created_at, p.text_key, p.text, p.language, p.non_english, ingest_id)
+                for i, p in enumerate(posts)
+            ],
+        )
+        self.db.executemany(
+            "INSERT INTO feelings (post, compound, compnorm, pos, neg, neu) VALUES (?, ?, ?, ?, ?, ?)",
+            [(first + i, *p.scores) for i, p in enumerate(posts)],
+        )
+
+    def finish_ingest(self, ingest_id: int, *, read: int, added: int, bad: int, left_out: dict[str, int]) -> None:
+        self.db.execute(
+            "UPDATE ingests SET finished_at = ?, read = ?, added = ?, bad = ?, left_out = ? WHERE id = ?",
+            (now(), read, added, bad, json.dumps(left_out, sort_keys=True), ingest_id),
+        )
+
+    # -- reading feelings --------------------------------------------------------------------
+
+    def feelings(self, sources: Iterable[str] | None = None) -> Feelings:
+        """Feelings in signal order: by time, then source and row; timeless posts after timed
+        ones, in their sources' row order. Withdrawn sources have no rows left to return."""
+        query = (
+            "SELECT p.created_at, f.compound, f.compnorm, f.pos, f.neg, f.neu, p.source_id FROM posts p"
+            " JOIN feelings f ON f.post = p.id"
+        )
+        params: list[str] = []
+        if sources is not None:
+            params = list(sources)
+            query += f" WHERE p.source_id IN ({', '.join('?' * len(params))})"
+        query += " ORDER BY p.created_at IS NULL, p.created_at, p.source_id, p.seq"
+        rows = self.db.execute(query, params).fetchall()
+        columns = list(zip(*rows)) if rows else [()] * 7
+        as_float = lambda values: np.array([np.nan if v is None else v for v in values], dtype=np.float64)  # noqa: E731
+        return Feelings(
+            created_at=as_float(columns[0]),
+            compound=np.array(columns[1], dtype=np.float64),
+            compnorm=np.array(columns[2], dtype=np.float64),
+            pos=np.array(columns[3], dtype=np.float64),
+            neg=np.array(columns[4], dtype=np.float64),
+            neu=np.array(columns[5], dtype=np.float64),
+            source=np.array(columns[6], dtype=object),
+        )
+
+    def export_rows(self, sources: Iterable[str] | None = None) -> Iterator[tuple]:
+        """One row a post: source, post id, time, language, flag and every score."""
+        query = (
+            "SELECT p.source_id, p.post_id, p.created_at, p.language, p.non_english, f.compound, f.compnorm,"
+            " f.pos, f.neg, f.neu FROM posts p JOIN feelings f ON f.post = p.id"
+        )
+        params: list[str] = []
+        if sources is not None:
+            params = list(sources)
+            query += f" WHERE p.source_id IN ({', '.join('?' * len(params))})"
+        query += " ORDER BY p.created_at IS NULL, p.created_at, p.source_id, p.seq"
+        yield from self.db.execute(query, params)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Posts per source, and how many of them are flagged as not English."""
+        rows = self.db.execute(
+            "SELECT source_id, count(*), sum(non_english), sum(text IS NOT NULL) FROM posts GROUP BY source_id"
+        )
+        return {source: {"posts": n, "non_english": int(ne or 0), "with_text": int(wt or 0)} for source, n, ne, wt in rows}

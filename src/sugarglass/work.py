@@ -1,0 +1,245 @@
+"""The work file: the artist's score, in TOML, validated before anything runs.
+
+The artist decides the flow of data, so the file names every source with its consent, the
+analyzer, how feelings become a signal, and (later stages) the society and its outputs. Any
+problem is reported with the key that holds it and the file it is in, all problems at once.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from .consent import Consent
+from .errors import WorkFileError
+
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+OnError = Literal["fail", "skip"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _FileSource(_Strict):
+    id: str = Field(pattern=SLUG, description="the source's name in the store and in manifests")
+    path: Path
+    consent: Consent
+    on_error: OnError = "fail"
+    encoding: str = "utf-8"
+    description: str = ""
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r}") from None
+        return value
+
+
+class TableSource(_FileSource):
+    """CSV or TSV with a header row. Columns are found by name; ``text``/``tweet`` by default."""
+
+    kind: Literal["csv", "tsv"]
+    text_column: str | None = None
+    id_column: str | None = None
+    time_column: str | None = None
+
+
+class JsonLinesSource(_FileSource):
+    """One JSON object a line; fields found by name like the table columns."""
+
+    kind: Literal["jsonl"]
+    text_field: str | None = None
+    id_field: str | None = None
+    time_field: str | None = None
+
+
+class TwitterArchiveSource(_FileSource):
+    """``tweets.js`` from an X/Twitter data export."""
+
+    kind: Literal["twitter-archive"]
+
+
+class MastodonOutboxSource(_FileSource):
+    """``outbox.json`` from a Mastodon export; only public posts are read."""
+
+    kind: Literal["mastodon-outbox"]
+
+
+class Feelings2019Source(_FileSource):
+    """The 2019 artwork's ``feelings.db``: scores without text, in row order."""
+
+    kind: Literal["feelings-2019"]
+
+
+Source = Annotated[
+    TableSource | JsonLinesSource | TwitterArchiveSource | MastodonOutboxSource | Feelings2019Source,
+    Field(discriminator="kind"),
+]
+
+
+class AnalyzerConfig(_Strict):
+    """Which analyzer scores the texts, and what to do with posts it was not made for."""
+
+    name: Literal["vader"] = "vader"
+    non_english: Literal["flag", "skip"] = "flag"
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"90s"``, ``"15m"``, ``"6h"``, ``"1d"``, ``"2w"`` -> timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like '30m', '6h' or '1d'")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"{text!r} must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+class SignalConfig(_Strict):
+    """How stored feelings become one value per tick.
+
+    Either ``window`` (a duration: posts are grouped by their time) or ``posts_per_tick``
+    (a count: posts are taken in order, as the 2019 work read one row a tick). ``fill`` says
+    what an empty window carries: the last values (``hold``) or neutral feeling (``neutral``).
+    """
+
+    window: str | None = None
+    posts_per_tick: int | None = Field(default=None, ge=1)
+    fill: Literal["hold", "neutral"] = "hold"
+    sources: list[str] | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _valid_window(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_grouping(self) -> SignalConfig:
+        if self.window is not None and self.posts_per_tick is not None:
+            raise ValueError("give either window or posts_per_tick, not both")
+        return self
+
+    @property
+    def window_length(self) -> timedelta | None:
+        return parse_duration(self.window) if self.window else None
+
+
+class Work(_Strict):
+    """A whole work file. Paths inside it are relative to the file's own folder."""
+
+    name: str = Field(pattern=SLUG)
+    title: str = ""
+    artist: str = ""
+    seed: int = Field(default=0, ge=0)
+    store: Path | None = None
+    analyzer: AnalyzerConfig = AnalyzerConfig()
+    sources: list[Source] = Field(min_length=1)
+    signal: SignalConfig = SignalConfig(window="1d")
+
+    _path: Path = PrivateAttr(default=Path("work.toml"))
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> Work:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.id in seen:
+                raise ValueError(f"two sources are named {source.id!r}")
+            seen.add(source.id)
+        for name in self.signal.sources or []:
+            if name not in seen:
+                raise ValueError(f"signal.sources names {name!r}, which is not a source of this work")
+        return self
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        return self._path.parent
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the work file, made absolute against the file's folder."""
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def store_path(self) -> Path:
+        return self.resolve(self.store) if self.store else self.base_dir / f"{self.name}.sqlite"
+
+    def source(self, source_id: str) -> Source:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        known = ", ".join(s.id for s in self.sources)
+        raise KeyError(f"work {self.name!r} has no source {source_id!r} (it has: {known})")
+
+
+def load_work(path: Path | str) -> Work:
+    """Read and validate a work file; every problem is reported with its key, in one error."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WorkFileError(path, ["no such file"]) from None
+    except UnicodeDecodeError as exc:
+        raise WorkFileError(path, [f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkFileError(path, [f"not valid TOML: {exc}"]) from None
+    try:
+        work = Work.model_validate(raw)
+    except ValidationError as exc:
+        raise WorkFileError(path, [_describe(error, raw) for error in exc.errors()]) from None
+    work._path = path.resolve()
+    return work
+
+
+def _describe(error: Any, raw: dict) -> str:
+    """One pydantic error as '<key>: <what is wrong>', naming sources by their id."""
+    key = _key_name(error["loc"], raw)
+    kind = error["type"]
+    if kind == "missing":
+        what = "is missing" + (" (every source needs a consent record)" if key.endswith(".consent") else "")
+    elif kind == "extra_forbidden":
+        what = "is not a known key"
+    elif kind == "union_tag_invalid":
+        what = f"kind must be one of {error['ctx']['expected_tags']}, not {error['ctx']['tag']!r}"
+    elif kind == "union_tag_not_found":
+        what = "needs a 'kind' (csv, tsv, jsonl, twitter-archive, mastodon-outbox, feelings-2019)"
+    else:
+        what = error["msg"].removeprefix("Value error, ")
+    return f"{key}: {what}" if key else what
+
+
+def _key_name(loc: tuple, raw: dict) -> str:
+    parts: list[str] = []
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int):
+            label = str(item)
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                label = str(node[item].get("id", item))
+            parts[-1:] = [f"{parts[-1]}[{label}]"] if parts else [f"[{label}]"]
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        elif item in {"csv", "tsv", "jsonl", "twitter-archive", "mastodon-outbox", "feelings-2019"}:
+            continue  # the discriminator's branch name, not a key the artist wrote
+        else:
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts)

@@ -1,0 +1,141 @@
+"""Ingest into the SQLite store on disk: idempotent, atomic per file, consent-bound."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import consent, source
+from sugarglass.errors import ConsentError, ReadError, StoreError
+from sugarglass.ingest import ingest_work
+from sugarglass.store import Store
+from sugarglass.work import load_work
+
+SECRET = "Zanzibar-lilac-7734 is our secret meeting phrase"
+
+
+def rows(path: Path) -> dict[str, int]:
+    db = sqlite3.connect(path)
+    try:
+        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("posts", "feelings", "ingests", "consents")}
+    finally:
+        db.close()
+
+
+def write_csv(path: Path, texts: list[str], start: int = 1) -> None:
+    lines = ["id,created_at,text"] + [
+        f'{start + i},2026-03-{1 + (start + i) % 28:02d}T10:00:00Z,"{t}"' for i, t in enumerate(texts)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def work(make_work, tmp_path):
+    write_csv(tmp_path / "a.csv", ["We won today!!", "So tired :(", "we won TODAY!!", "Hoy marchamos por el agua y la vida"])
+    return load_work(make_work(source("a", "csv", "a.csv")))
+
+
+def test_ingest_cleans_dedupes_scores_and_flags(work, tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        [result] = ingest_work(work, store)
+        assert (result.read, result.added, result.left_out) == (4, 3, {"duplicate text": 1})
+        texts = store.db.execute("SELECT text, language, non_english FROM posts ORDER BY seq").fetchall()
+    assert texts == [("We won today!!", "en", 0), ("So tired :(", "en", 0), ("Hoy marchamos por el agua y la vida", "es", 1)]
+    assert store.db is not None and (tmp_path / "s.sqlite").is_file()
+
+
+def test_store_is_wal_on_disk(work, tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_ingest_is_idempotent_and_adds_only_new_rows(work, tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        ingest_work(work, store)
+        before = rows(store.path)
+        [again] = ingest_work(work, store)
+        assert again.unchanged and rows(store.path) == before
+        write_csv(tmp_path / "a.csv", ["We won today!!", "So tired :(", "we won TODAY!!", "Hoy marchamos por el agua y la vida", "New day, new hope"])
+        [grown] = ingest_work(work, store)
+        assert grown.added == 1 and grown.left_out["already stored"] == 3
+        assert rows(store.path)["posts"] == before["posts"] + 1
+
+
+def test_a_file_that_fails_halfway_leaves_the_store_as_it_was(make_work, tmp_path):
+    write_csv(tmp_path / "good.csv", ["first good post", "second good post"])
+    texts = [f"post number {i} is fine" for i in range(5000)]
+    write_csv(tmp_path / "bad.csv", texts)
+    with (tmp_path / "bad.csv").open("ab") as handle:
+        handle.write(b'9999,2026-03-01T10:00:00Z,"caf\xe9 broken"\n')
+    work = load_work(make_work(source("good", "csv", "good.csv"), source("bad", "csv", "bad.csv")))
+    with Store(tmp_path / "s.sqlite") as store:
+        ingest_work(work, store, sources=["good"])
+        before = rows(store.path)
+        with pytest.raises(ReadError, match=r"bad\.csv, line 5002"):
+            ingest_work(work, store, sources=["bad"])
+        assert rows(store.path) == before
+        assert store.db.execute("SELECT count(*) FROM sources WHERE id = 'bad'").fetchone()[0] == 0
+
+
+def test_skip_mode_stores_the_good_rows_and_counts_the_bad(make_work, tmp_path):
+    (tmp_path / "a.csv").write_bytes(b'text\nfine one\ncaf\xe9\n"fine two"\n')
+    work = load_work(make_work(source("a", "csv", "a.csv", on_error="skip")))
+    with Store(tmp_path / "s.sqlite") as store:
+        [result] = ingest_work(work, store)
+        assert (result.added, result.bad) == (2, 1)
+        assert store.db.execute("SELECT bad FROM ingests").fetchone()[0] == 1
+
+
+def test_score_scope_keeps_no_text_on_disk(make_work, tmp_path):
+    write_csv(tmp_path / "a.csv", [SECRET, "another quiet post"])
+    work = load_work(make_work(source("a", "csv", "a.csv", scope="score")))
+    store_path = tmp_path / "s.sqlite"
+    with Store(store_path) as store:
+        ingest_work(work, store)
+        assert store.db.execute("SELECT count(*) FROM posts WHERE text IS NOT NULL").fetchone()[0] == 0
+        assert store.db.execute("SELECT count(*) FROM feelings").fetchone()[0] == 2
+    for file in tmp_path.glob("s.sqlite*"):
+        assert b"Zanzibar" not in file.read_bytes()
+
+
+def test_narrowing_scope_to_score_removes_stored_text(make_work, tmp_path):
+    write_csv(tmp_path / "a.csv", [SECRET])
+    with Store(tmp_path / "s.sqlite") as store:
+        ingest_work(load_work(make_work(source("a", "csv", "a.csv"))), store)
+        assert store.db.execute("SELECT text FROM posts").fetchone()[0] == SECRET
+        narrowed = {"id": "a", "kind": "csv", "path": "a.csv", "consent": consent("score", evidence="narrowed by email")}
+        ingest_work(load_work(make_work(narrowed)), store)
+        assert store.db.execute("SELECT text FROM posts").fetchone()[0] is None
+        assert store.db.execute("SELECT count(*) FROM consents WHERE source_id = 'a'").fetchone()[0] == 2
+
+
+def test_withdrawal_deletes_everything_of_the_source_and_refuses_it_later(make_work, tmp_path):
+    write_csv(tmp_path / "a.csv", [SECRET, "second post of a"])
+    write_csv(tmp_path / "b.csv", ["a post of b"], start=50)
+    work = load_work(make_work(source("a", "csv", "a.csv"), source("b", "csv", "b.csv")))
+    store_path = tmp_path / "s.sqlite"
+    with Store(store_path) as store:
+        ingest_work(work, store)
+        assert store.withdraw("a", reason="asked by email") == (2, 2)
+        assert store.db.execute("SELECT count(*) FROM posts WHERE source_id = 'a'").fetchone()[0] == 0
+        assert store.db.execute("SELECT count(*) FROM feelings").fetchone()[0] == 1
+        [log] = store.withdrawals()
+        assert (log["source"], log["posts_removed"], log["feelings_removed"], log["reason"]) == ("a", 2, 2, "asked by email")
+        with pytest.raises(ConsentError, match="'a' was withdrawn"):
+            ingest_work(work, store)
+        with pytest.raises(ConsentError, match="withdrawn"):
+            store.withdraw("a")
+        with pytest.raises(StoreError, match="no source 'zz'"):
+            store.withdraw("zz")
+        assert len(store.feelings()) == 1
+    for file in tmp_path.glob("s.sqlite*"):
+        assert b"Zanzibar" not in file.read_bytes(), f"withdrawn text still readable in {file.name}"
+
+
+def test_a_damaged_store_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "s.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="not a usable Sugarglass store"):
+        Store(path)

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
@@ -52,13 +54,16 @@ def friendly(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except SugarglassError as exc:
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-            raise typer.Exit(2) from None
+            fail(str(exc))
         except KeyError as exc:
-            errors.print(f"[bold red]error:[/] {exc.args[0]}", highlight=False)
-            raise typer.Exit(2) from None
+            fail(str(exc.args[0]))
 
     return run
+
+
+def fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def open_store(work: Work, store: Path | None):
@@ -130,37 +135,39 @@ def _progress() -> Progress:
 @consent_app.command("list")
 @friendly
 def consent_list(work_file: WorkArg, store: StoreOpt = None) -> None:
-    """Every source the store knows, with its consent record and whether it is in force."""
+    """Every source the store knows or the work declares, with its consent record and status."""
     work = load_work(work_file)
     today = datetime.now(timezone.utc).date().isoformat()
     with open_store(work, store) as db:
-        rows = db.consents()
+        records = {row["source"]: row for row in db.consents()}
         withdrawals = db.withdrawals()
+    for source in work.sources:
+        records.setdefault(source.id, {"source": source.id, "posts": 0, "withdrawn_at": None,
+                                       **source.consent.model_dump(mode="json"), "declared_only": True})
     declared = {s.id for s in work.sources}
-    table = Table(title=f"consent records in {work.store_path if store is None else store}", title_justify="left")
-    for column in ("source", "status", "granted by", "basis", "scope", "licence", "granted", "expires", "evidence", "posts"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
+    for source_id, row in sorted(records.items()):
         if row["withdrawn_at"]:
             status = f"[red]withdrawn {row['withdrawn_at'][:10]}[/]"
         elif row["expires"] and row["expires"] < today:
             status = "[red]expired[/]"
+        elif row.get("declared_only"):
+            status = "[yellow]declared in the work, not ingested yet[/]"
         else:
             status = "[green]in force[/]"
-        if row["source"] not in declared:
-            status += " (not in this work)"
-        table.add_row(row["source"], status, row["granted_by"], row["basis"], row["scope"], row["licence"],
-                      row["granted_at"], row["expires"] or "-", row["evidence"], str(row["posts"]))
-    stored = {row["source"] for row in rows}
-    for source in work.sources:
-        if source.id not in stored:
-            c = source.consent
-            table.add_row(source.id, "[dim]declared, not ingested yet[/]", c.granted_by, c.basis, c.scope, c.licence,
-                          str(c.granted_at), str(c.expires or "-"), c.evidence, "0")
-    console.print(table)
+        if source_id not in declared:
+            status += " [dim](no longer in this work)[/]"
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim")
+        grid.add_column(overflow="fold")
+        grid.add_row("status", status)
+        for key in ("granted_by", "basis", "scope", "licence", "granted_at", "expires", "evidence"):
+            grid.add_row(key.replace("_", " "), escape(str(row[key] or "-")))
+        grid.add_row("posts stored", str(row["posts"]))
+        console.print(Panel(grid, title=f"[bold]{escape(source_id)}[/]", title_align="left", expand=False))
     for w in withdrawals:
         console.print(f"withdrawal: {w['source']} on {w['withdrawn_at']}: {w['posts_removed']} posts and "
-                      f"{w['feelings_removed']} feelings removed" + (f" ({w['reason']})" if w["reason"] else ""))
+                      f"{w['feelings_removed']} feelings removed" + (f" ({escape(w['reason'])})" if w["reason"] else ""),
+                      highlight=False)
 
 
 @consent_app.command("withdraw")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..records import Scores
-from .clean import Cleaned, LanguageGuesser, clean, clean_text, duplicate_key
+from .cleaning import Cleaned, LanguageGuesser, clean, clean_text, duplicate_key
 
 
 class Analyzer(Protocol):

@@ -18,15 +18,15 @@ _BLOCK_END = re.compile(r"<br\s*/?>|</p>", re.IGNORECASE)
 _RETWEET = re.compile(r"^\s*RT\s+@[\w.]+(?:@[\w.-]+)?\s*:?\s*", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]+(?:@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?")
 _LINK = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
-_SPACE = re.compile(r"\s+")
-_WORD = re.compile(r"[^\W\d_]{2,}")
+_WORD = re.compile(r"[^\W\d_][^\W\d_']+(?:'[^\W\d_]+)?")
 
-# Function words common in English and rare in other languages written in Latin script; two or
-# more of them in plain ASCII text settle the language without running the classifier.
+# Function words common in English and rare as words of other languages in Latin script. When at
+# least two of them make up an eighth of a text's words, the text is English without running the
+# classifier; emoji and accents around them do not matter.
 _ENGLISH_FUNCTION_WORDS = frozenset(
-    "the and to of is are was were we our you your they their this that with for not it its "
-    "be been have has will would can could from at by us all what when who there here just "
-    "about so if but or my me do don't we're it's i'm".split()
+    "the and to of is are were we our you your they their this that with for not it its "
+    "been have has would can could from at by us what when who there here just about if but "
+    "or my don't we're it's i'm you're they're isn't aren't won't can't".split()
 )
 
 
@@ -55,18 +55,18 @@ def strip_markup(text: str) -> str:
 def clean_text(text: str) -> str:
     """The text VADER will read: no markup, retweet prefix, handles or links."""
     text = strip_markup(text)
-    text = _RETWEET.sub("", text, count=1)
+    if text.lstrip()[:2].upper() == "RT":
+        text = _RETWEET.sub("", text, count=1)
     if "@" in text:
         text = _HANDLE.sub("", text)
     if "://" in text or "www." in text:
         text = _LINK.sub("", text)
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def duplicate_key(cleaned: str) -> str:
     """Hash of the text folded for case, width and spacing: equal keys are the same post."""
-    folded = unicodedata.normalize("NFKC", cleaned).casefold()
-    folded = _SPACE.sub(" ", folded).strip()
+    folded = " ".join(unicodedata.normalize("NFKC", cleaned).casefold().split())
     return hashlib.blake2b(folded.encode("utf-8"), digest_size=16).hexdigest()
 
 
@@ -77,13 +77,12 @@ class LanguageGuesser:
         self._classify = None
 
     def __call__(self, text: str) -> str | None:
-        words = _WORD.findall(text)
+        words = _WORD.findall(text.lower())
         if len(words) < 2:
             return None
-        if text.isascii():
-            hits = sum(1 for word in words if word.lower() in _ENGLISH_FUNCTION_WORDS)
-            if hits >= 2:
-                return "en"
+        hits = sum(map(_ENGLISH_FUNCTION_WORDS.__contains__, words))
+        if hits >= 2 and 8 * hits >= len(words):
+            return "en"
         if self._classify is None:
             import py3langid
 

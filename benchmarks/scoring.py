@@ -1,0 +1,84 @@
+"""Scoring speed: the vaderSentiment package called directly against `sugarglass` ingest.
+
+Both sides get the same texts: the demo corpus repeated to N posts (default 100,000), each
+repeat made unique by a numbered tag so that deduplication cannot skip the work. The reference
+is one `polarity_scores` call per text; Sugarglass reads the texts from a CSV on disk, cleans
+them, tells their language, deduplicates, scores with the same package and writes posts and
+feelings to a fresh SQLite store. Run:
+
+    .venv/bin/python benchmarks/scoring.py [N]
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from sugarglass.ingest import ingest_work  # noqa: E402
+from sugarglass.store import Store  # noqa: E402
+from sugarglass.work import load_work  # noqa: E402
+
+
+def corpus(n: int) -> list[tuple[str, str, str]]:
+    with (REPO / "works" / "demo" / "campaign-posts.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = []
+    for i in range(n):
+        row = rows[i % len(rows)]
+        out.append((f"b{i}", row["created_at"], f"{row['text']} #r{i // len(rows)}"))
+    return out
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    console = Console()
+    posts = corpus(n)
+    texts = [text for _, _, text in posts]
+
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    start = time.perf_counter()
+    for text in texts:
+        analyzer.polarity_scores(text)
+    reference = time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        with (folder / "posts.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "created_at", "text"])
+            writer.writerows(posts)
+        (folder / "bench.toml").write_text(
+            'name = "bench"\n[[sources]]\nid = "bench"\nkind = "csv"\npath = "posts.csv"\n'
+            '[sources.consent]\ngranted_by = "Sugarglass project"\nbasis = "authored"\nscope = "keep-text"\n'
+            'licence = "CC0-1.0"\ngranted_at = 2026-11-29\nevidence = "benchmark corpus made from the demo"\n',
+            encoding="utf-8",
+        )
+        work = load_work(folder / "bench.toml")
+        with Store(folder / "bench.sqlite") as store:
+            start = time.perf_counter()
+            [result] = ingest_work(work, store)
+            ours = time.perf_counter() - start
+        assert result.read == n, f"expected {n} posts read, got {result.read}"
+
+    table = Table(title=f"scoring {n:,} unique posts, one process", title_justify="left")
+    for column in ("run", "seconds", "texts/s"):
+        table.add_column(column, justify="right" if column != "run" else "left")
+    table.add_row("vaderSentiment polarity_scores", f"{reference:.2f}", f"{n / reference:,.0f}")
+    table.add_row("sugarglass ingest (read+clean+language+dedupe+score+store)", f"{ours:.2f}", f"{n / ours:,.0f}")
+    console.print(table)
+    console.print(f"ratio sugarglass / vaderSentiment: [bold]{reference / ours:.3f}[/]")
+
+
+if __name__ == "__main__":
+    main()

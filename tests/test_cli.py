@@ -1,0 +1,79 @@
+"""The command line, end to end on a copy of the demo work: real store, real files."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import DEMO_WORK, source
+from sugarglass.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    shutil.copytree(DEMO_WORK.parent / "demo", tmp_path / "demo")
+    work = tmp_path / "demo.toml"
+    shutil.copy(DEMO_WORK, work)
+    return work
+
+
+def invoke(*args: str):
+    """Run the CLI; the output comes back with rich's line wrapping undone."""
+    result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    result.flat = " ".join(result.output.split())
+    return result
+
+
+def test_ingest_feelings_export_consent_and_withdraw(demo, tmp_path):
+    first = invoke("ingest", demo)
+    assert first.exit_code == 0, first.output
+    assert "campaign-posts" in first.flat and "336" in first.flat and "6 duplicate text" in first.flat
+    again = invoke("ingest", demo)
+    assert again.exit_code == 0 and "file unchanged" in again.flat
+
+    shown = invoke("feelings", demo, "--out", tmp_path / "out")
+    assert shown.exit_code == 0, shown.flat
+    assert "signal:" in shown.flat and "window 12h" in shown.flat
+    assert (tmp_path / "out" / "signal.png").read_bytes().startswith(b"\x89PNG")
+
+    exported = invoke("feelings", "export", demo, "--csv", tmp_path / "feelings.csv")
+    assert exported.exit_code == 0, exported.flat
+    with (tmp_path / "feelings.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 336
+    assert set(rows[0]) == {"source", "post_id", "created_at", "language", "non_english", "compound", "compnorm", "pos", "neg", "neu"}
+    assert rows[0]["post_id"] == "p0001" and rows[0]["created_at"].endswith("Z")
+    assert [r["created_at"] for r in rows] == sorted(r["created_at"] for r in rows)
+
+    listed = invoke("consent", "list", demo)
+    assert listed.exit_code == 0 and "in force" in listed.flat and "CC0-1.0" in listed.flat
+
+    withdrawn = invoke("consent", "withdraw", demo, "campaign-posts", "--reason", "test")
+    assert withdrawn.exit_code == 0 and "336 posts and 336 feelings deleted" in withdrawn.flat
+    refused = invoke("ingest", demo)
+    assert refused.exit_code == 2 and "was withdrawn" in refused.flat
+    listed = invoke("consent", "list", demo)
+    assert "withdrawn" in listed.flat and "336 posts and 336 feelings removed (test)" in listed.flat
+
+
+def test_errors_are_one_clear_line_and_exit_2(make_work, tmp_path):
+    bare = make_work({"id": "a", "kind": "csv", "path": "a.csv"})
+    result = invoke("ingest", bare)
+    assert result.exit_code == 2
+    assert "sources[a].consent: is missing" in result.flat and str(bare) in result.flat
+    (tmp_path / "a.csv").write_bytes(b"text\nok\n\xff\n")
+    work = make_work(source("a", "csv", "a.csv"))
+    result = invoke("ingest", work)
+    assert result.exit_code == 2 and "a.csv, line 3: not valid utf-8" in result.flat
+    result = invoke("ingest", work, "--source", "zz")
+    assert result.exit_code == 2 and "has no source 'zz'" in result.flat
+    result = invoke("feelings", work)
+    assert result.exit_code == 2 and "run `sugarglass ingest WORK` first" in result.flat
+    result = invoke("consent", "withdraw", work, "a")
+    assert result.exit_code == 2 and "no source 'a' in the store" in result.flat

@@ -71,6 +71,8 @@ def main() -> None:
             ours = time.perf_counter() - start
         assert result.read == n, f"expected {n} posts read, got {result.read}"
 
+        stages = stage_costs(work, texts)
+
     table = Table(title=f"scoring {n:,} unique posts, one process", title_justify="left")
     for column in ("run", "seconds", "texts/s"):
         table.add_column(column, justify="right" if column != "run" else "left")
@@ -78,6 +80,41 @@ def main() -> None:
     table.add_row("sugarglass ingest (read+clean+language+dedupe+score+store)", f"{ours:.2f}", f"{n / ours:,.0f}")
     console.print(table)
     console.print(f"ratio sugarglass / vaderSentiment: [bold]{reference / ours:.3f}[/]")
+    breakdown = Table(title="where a post's time goes (µs per post, measured stage by stage)", title_justify="left")
+    breakdown.add_column("stage")
+    breakdown.add_column("µs/post", justify="right")
+    for stage, seconds in stages.items():
+        breakdown.add_row(stage, f"{seconds / n * 1e6:.1f}")
+    breakdown.add_row("vaderSentiment call", f"{reference / n * 1e6:.1f}")
+    breakdown.add_row("whole ingest", f"{ours / n * 1e6:.1f}")
+    console.print(breakdown)
+
+
+def stage_costs(work, texts: list[str]) -> dict[str, float]:
+    """Each pipeline stage timed alone on the same posts (the language model loaded first)."""
+    from sugarglass.affect import LanguageGuesser, clean_text, duplicate_key
+    from sugarglass.sources import ReadReport, read_source
+
+    source = work.sources[0]
+    path = work.resolve(source.path)
+    guess = LanguageGuesser()
+    guess("le modèle se charge avant la mesure")
+    costs = {}
+    start = time.perf_counter()
+    list(read_source(source, path, ReadReport(path, "fail")))
+    costs["read and parse the CSV"] = time.perf_counter() - start
+    start = time.perf_counter()
+    cleaned = [clean_text(text) for text in texts]
+    costs["clean"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for text in cleaned:
+        duplicate_key(text)
+    costs["duplicate key"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for text in cleaned:
+        guess(text)
+    costs["language"] = time.perf_counter() - start
+    return costs
 
 
 if __name__ == "__main__":

@@ -1,0 +1,200 @@
+"""Couplings: how the feelings signal sets the society's parameters, tick by tick.
+
+The artist writes small expressions over the signal's fields (``growback = "1 + 3 * compnorm"``).
+They are parsed, checked against the names the signal has and the functions allowed here, and
+evaluated over whole arrays of ticks at once by walking the syntax tree: no user text is ever
+handed to Python's ``eval``.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Array = np.ndarray
+Evaluator = Callable[[Mapping[str, Array]], Array]
+
+SIGNAL_NAMES = ("compound", "compnorm", "pos", "neg", "neu", "count", "tick")
+
+_BINARY: dict[type, Callable[[Array, Array], Array]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: np.divide,
+    ast.Pow: np.power, ast.Mod: np.mod, ast.FloorDiv: np.floor_divide,
+}
+_COMPARE: dict[type, Callable[[Array, Array], Array]] = {
+    ast.Lt: np.less, ast.LtE: np.less_equal, ast.Gt: np.greater, ast.GtE: np.greater_equal,
+    ast.Eq: np.equal, ast.NotEq: np.not_equal,
+}
+_FUNCTIONS: dict[str, tuple[Callable[..., Array], int]] = {
+    "abs": (np.abs, 1), "sqrt": (np.sqrt, 1), "exp": (np.exp, 1), "log": (np.log, 1),
+    "floor": (np.floor, 1), "ceil": (np.ceil, 1), "round": (np.rint, 1),
+    "min": (np.minimum, 2), "max": (np.maximum, 2), "clamp": (lambda x, lo, hi: np.clip(x, lo, hi), 3),
+}
+
+
+class CouplingError(ValueError):
+    """An expression that cannot be used, naming the parameter, the expression and the reason."""
+
+
+def compile_expression(text: str, names: tuple[str, ...] = SIGNAL_NAMES, *, target: str = "expression") -> Evaluator:
+    """Parse ``text`` into an evaluator over arrays of the given names.
+
+    Allowed: numbers, the names, + - * / // % **, comparisons (true is 1), ``a if cond else b``,
+    and the functions abs sqrt exp log floor ceil round min max clamp.
+    """
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise CouplingError(f"{target} = {text!r}: cannot read it ({exc.msg}, column {exc.offset})") from None
+
+    def build(node: ast.AST) -> Evaluator:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            value = float(node.value)
+            return lambda env: np.float64(value)
+        if isinstance(node, ast.Name):
+            if node.id not in names:
+                raise CouplingError(
+                    f"{target} = {text!r}: unknown name {node.id!r} (the signal has: {', '.join(names)})"
+                )
+            key = node.id
+            return lambda env: env[key]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            inner = build(node.operand)
+            return (lambda env: -inner(env)) if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            op, left, right = _BINARY[type(node.op)], build(node.left), build(node.right)
+            return lambda env: op(left(env), right(env))
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+            op, left, right = _COMPARE[type(node.ops[0])], build(node.left), build(node.comparators[0])
+            return lambda env: op(left(env), right(env)).astype(np.float64)
+        if isinstance(node, ast.IfExp):
+            test, yes, no = build(node.test), build(node.body), build(node.orelse)
+            return lambda env: np.where(test(env) != 0, yes(env), no(env))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+            name = node.func.id
+            if name not in _FUNCTIONS:
+                raise CouplingError(f"{target} = {text!r}: unknown function {name!r} (allowed: {', '.join(_FUNCTIONS)})")
+            function, arity = _FUNCTIONS[name]
+            if len(node.args) != arity:
+                raise CouplingError(f"{target} = {text!r}: {name}() takes {arity} argument(s), not {len(node.args)}")
+            args = [build(arg) for arg in node.args]
+            return lambda env: function(*(arg(env) for arg in args))
+        shown = ast.get_source_segment(text.strip(), node) or type(node).__name__
+        raise CouplingError(f"{target} = {text!r}: {shown!r} is not allowed in a coupling")
+
+    return build(tree.body)
+
+
+class Coupling(BaseModel):
+    """One parameter's expression, with optional clamps applied after evaluation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expr: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Coupling:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+PRESETS: dict[str, dict[str, Coupling]] = {
+    # The 2019 work: the row's compound drives regrowth (only when positive) and its negative
+    # share shortens the lives of agents born from then on; the engine's conversions-2019 rules
+    # turn these into "regrow a random integer below ceil(9 * compound)" and
+    # "max_age = 150 - floor(75 * negative)".
+    "conversions-2019": {
+        "compound": Coupling(expr="compound", min=-1.0, max=1.0),
+        "negative": Coupling(expr="neg", min=0.0, max=1.0),
+    },
+    # A gentle coupling for the book's rules: feeling sets how fast sugar and spice grow back.
+    "growback": {
+        "growback": Coupling(expr="0.5 + 1.5 * compnorm", min=0.0, max=4.0),
+    },
+}
+
+
+class CouplingsConfig(BaseModel):
+    """The ``[couplings]`` table: a preset, expressions by parameter, and what to do when the
+    signal runs out before the run does (``cycle`` it as in 2019, ``hold`` the last tick, or
+    ``stop`` the run)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    preset: Literal["none", "conversions-2019", "growback"] = "none"
+    when_exhausted: Literal["cycle", "hold", "stop"] = "cycle"
+    set: dict[str, Coupling | str] = Field(default_factory=dict)
+
+    @field_validator("set")
+    @classmethod
+    def _parse(cls, value: dict[str, Coupling | str]) -> dict[str, Coupling | str]:
+        for name, coupling in value.items():
+            compile_expression(coupling if isinstance(coupling, str) else coupling.expr, target=f"couplings.set.{name}")
+        return value
+
+    def couplings(self) -> dict[str, Coupling]:
+        """The preset's couplings with the work's own on top."""
+        chosen = dict(PRESETS.get(self.preset, {}))
+        for name, coupling in self.set.items():
+            chosen[name] = Coupling(expr=coupling) if isinstance(coupling, str) else coupling
+        return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Per-tick parameter values for a whole run: ``values[name][t]`` for t in range(steps)."""
+
+    steps: int
+    values: dict[str, Array]
+    signal_index: Array
+
+    def at(self, tick: int) -> dict[str, float]:
+        return {name: float(column[tick]) for name, column in self.values.items()}
+
+
+def signal_index(signal_length: int, steps: int, when_exhausted: str) -> Array:
+    """Which signal tick feeds each run tick; ``stop`` shortens the run to the signal."""
+    if signal_length <= 0:
+        raise CouplingError("the signal is empty")
+    ticks = np.arange(steps if when_exhausted != "stop" else min(steps, signal_length))
+    if when_exhausted == "cycle":
+        return ticks % signal_length
+    return np.minimum(ticks, signal_length - 1)
+
+
+def schedule(config: CouplingsConfig, fields: Mapping[str, Array], steps: int, parameters: tuple[str, ...]) -> Schedule:
+    """Evaluate every coupling over the whole run at once; arrays in, arrays out.
+
+    ``parameters`` are the names the society accepts per tick; a coupling naming another is an
+    error that lists them. Values are clamped, and a NaN or infinite result is an error that
+    names the parameter and the first tick where it happens.
+    """
+    length = len(next(iter(fields.values())))
+    index = signal_index(length, steps, config.when_exhausted)
+    env = {name: np.asarray(values, dtype=np.float64)[index] for name, values in fields.items()}
+    env["tick"] = np.arange(len(index), dtype=np.float64)
+    values: dict[str, Array] = {}
+    for name, coupling in config.couplings().items():
+        if name not in parameters:
+            raise CouplingError(f"couplings.set.{name}: the society has no per-tick parameter {name!r} "
+                                f"(it has: {', '.join(parameters)})")
+        evaluate = compile_expression(coupling.expr, tuple(env), target=f"couplings.set.{name}")
+        with np.errstate(all="ignore"):
+            column = np.broadcast_to(np.asarray(evaluate(env), dtype=np.float64), index.shape).copy()
+        if coupling.min is not None or coupling.max is not None:
+            column = np.clip(column, -math.inf if coupling.min is None else coupling.min,
+                             math.inf if coupling.max is None else coupling.max)
+        bad = ~np.isfinite(column)
+        if bad.any():
+            raise CouplingError(f"couplings.set.{name} = {coupling.expr!r} is not a finite number at tick {int(np.argmax(bad))}")
+        values[name] = column
+    return Schedule(steps=len(index), values=values, signal_index=index)

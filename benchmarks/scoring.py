@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
 
 from sugarglass.ingest import ingest_work  # noqa: E402
 from sugarglass.store import Store  # noqa: E402

@@ -1,32 +1,11 @@
-"""Shared test helpers: real work files and real source files written into tmp_path."""
+"""Fixtures shared by the top-level tests (helpers live in support.py)."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
 import tomli_w
-
-REPO = Path(__file__).resolve().parents[1]
-DEMO_WORK = REPO / "works" / "demo.toml"
-
-
-def consent(scope: str = "keep-text", **changes) -> dict:
-    record = {
-        "granted_by": "Test Collective",
-        "basis": "explicit",
-        "scope": scope,
-        "licence": "CC-BY-4.0",
-        "granted_at": date(2026, 1, 1),
-        "evidence": "https://example.org/consent/test",
-    }
-    record.update(changes)
-    return record
-
-
-def source(id: str, kind: str, path: str, scope: str = "keep-text", **options) -> dict:
-    return {"id": id, "kind": kind, "path": path, **options, "consent": consent(scope)}
 
 
 @pytest.fixture

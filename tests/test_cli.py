@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import DEMO_WORK, source
+from support import DEMO_WORK, source
 from sugarglass.cli import app
 
 runner = CliRunner()

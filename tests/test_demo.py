@@ -7,7 +7,7 @@ from datetime import datetime
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from conftest import DEMO_WORK
+from support import DEMO_WORK
 from sugarglass.ingest import ingest_work
 from sugarglass.store import Store
 from sugarglass.work import load_work

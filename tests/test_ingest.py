@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import consent, source
+from support import consent, source
 from sugarglass.errors import ConsentError, ReadError, StoreError
 from sugarglass.ingest import ingest_work
 from sugarglass.store import Store

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import source
+from support import source
 from sugarglass.errors import ReadError
 from sugarglass.sources import ReadReport, read_source
 from sugarglass.work import load_work

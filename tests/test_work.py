@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from conftest import DEMO_WORK, consent, source
+from support import DEMO_WORK, consent, source
 from sugarglass.errors import ConsentError, WorkFileError
 from sugarglass.ingest import check_consents
 from sugarglass.store import Store

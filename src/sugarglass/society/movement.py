@@ -11,23 +11,30 @@ from __future__ import annotations
 from numba import njit
 
 from sugarglass.society.rng import random_below
-from sugarglass.society.space import EMPTY, link, offset_cell, unlink
+from sugarglass.society.space import (EMPTY, cell_at, link, prefetch_agent, prefetch_sight,
+                                      unlink)
 
 GOAL_WELFARE, GOAL_MOST_SUGAR = 0, 1
 HARVEST_ALL, HARVEST_SUGAR_ALL_SPICE_ONE = 0, 1
 METABOLISM_SUBTRACT, METABOLISM_FRACTION = 0, 1
 STARVE_SUGAR_OR_SPICE, STARVE_SUGAR_EXACTLY_ZERO = 0, 1
 
+# How many turns ahead the movement kernel asks for an agent's cells (tuned on 1M agents).
+PREFETCH_AHEAD = 4
 # Welfares this close (relative) count as equal, as Mesa's math.isclose does.
 WELFARE_TOLERANCE = 1e-9
 
 
 @njit(cache=True, inline="always")
 def ipow(base, exponent):
-    """base ** exponent for a small non-negative integer exponent, by multiplication."""
+    """base ** exponent for a non-negative integer exponent, by squaring (short dependency
+    chains: metabolisms are small, so this is two or three multiplications)."""
     result = 1.0
-    for _ in range(exponent):
-        result *= base
+    while exponent > 0:
+        if exponent & 1:
+            result *= base
+        base *= base
+        exponent >>= 1
     return result
 
 
@@ -41,7 +48,7 @@ def powered_welfare(sugar, spice, m_sugar, m_spice):
     return ipow(sugar, m_sugar) * ipow(spice, m_spice)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def choose_cell(agent, rng, width, height, torus, look_dx, look_dy, look_reach, look_dist,
                 include_own_cell, goal, cell, sugar, spice, m_sugar, m_spice, vision,
                 head, cell_sugar, cell_spice):
@@ -51,6 +58,7 @@ def choose_cell(agent, rng, width, height, torus, look_dx, look_dy, look_reach, 
     all the agent stays where it is (Mesa's example crashes there; the book is silent).
     """
     here = cell[agent]
+    hx, hy = here % width, here // width
     s, p = sugar[agent], spice[agent]
     m1, m2 = m_sugar[agent], m_spice[agent]
     tolerance = WELFARE_TOLERANCE * (m1 + m2)
@@ -64,7 +72,7 @@ def choose_cell(agent, rng, width, height, torus, look_dx, look_dy, look_reach, 
         if k >= 0:
             if look_reach[k] > reach:
                 break
-            target = offset_cell(here, look_dx[k], look_dy[k], width, height, torus)
+            target = cell_at(hx, hy, look_dx[k], look_dy[k], width, height, torus)
             if target < 0 or head[target] != EMPTY:
                 continue
             dist = look_dist[k]
@@ -90,7 +98,7 @@ def choose_cell(agent, rng, width, height, torus, look_dx, look_dy, look_reach, 
     return best_cell
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def settle(agent, target, harvest, metabolism_rule, fraction, starvation,
            cell, sugar, spice, m_sugar, m_spice, alive, head, next_in_cell,
            cell_sugar, cell_spice):
@@ -132,7 +140,19 @@ def move_in_turn(order, rng, width, height, torus, look_dx, look_dy, look_reach,
     """The book's M: each agent in `order` chooses, moves, eats and may die before the next
     looks. Returns the number that starved."""
     starved = 0
-    for agent in order:
+    diamond = look_dx.shape[0] > 4 * look_reach[-1]
+    count = order.shape[0]
+    for k in range(count):
+        agent = order[k]
+        # two-stage prefetch: fields of the agent PREFETCH_AHEAD * 2 turns on, and the cells
+        # of the one PREFETCH_AHEAD turns on (whose fields were asked for earlier)
+        if k + 2 * PREFETCH_AHEAD < count:
+            prefetch_agent(order[k + 2 * PREFETCH_AHEAD], cell, sugar, spice, m_sugar,
+                           m_spice, vision)
+        if k + PREFETCH_AHEAD < count:
+            ahead = order[k + PREFETCH_AHEAD]
+            prefetch_sight(cell[ahead], vision[ahead], diamond, width, head, cell_sugar,
+                           cell_spice)
         target = choose_cell(agent, rng, width, height, torus, look_dx, look_dy, look_reach,
                              look_dist, include_own_cell, goal, cell, sugar, spice, m_sugar,
                              m_spice, vision, head, cell_sugar, cell_spice)

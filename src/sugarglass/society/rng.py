@@ -35,7 +35,7 @@ def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def next_u64(state):
     """Advance the state and return 64 random bits."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
@@ -51,13 +51,7 @@ def next_u64(state):
     return result
 
 
-@njit(cache=True)
-def random_float(state):
-    """A float uniform in [0, 1) with 53 random bits."""
-    return np.float64(next_u64(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def random_below(state, n):
     """An integer uniform in [0, n), exactly (Lemire's multiply-and-reject), for 0 < n < 2**32."""
     bound = np.uint64(n)
@@ -71,7 +65,7 @@ def random_below(state, n):
     return np.int64(m >> np.uint64(32))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def random_between(state, low, high):
     """An integer uniform in [low, high], both ends included (the book's 'uniform 1..5')."""
     return low + random_below(state, high - low + 1)

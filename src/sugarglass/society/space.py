@@ -9,7 +9,10 @@ replacement, the 2019 software's moves planned before anyone moves).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from sugarglass.society.rng import random_below
 
@@ -39,15 +42,18 @@ def look_table(shape: str, max_reach: int, euclidean: bool) -> tuple[np.ndarray,
 
 
 @njit(cache=True, inline="always")
-def offset_cell(cell, dx, dy, width, height, torus):
-    """The cell at (dx, dy) from `cell`, or -1 beyond the edge of a bounded world."""
-    x = cell % width + dx
-    y = cell // width + dy
-    if torus:
+def cell_at(x, y, dx, dy, width, height, torus):
+    """The cell at (dx, dy) from column x, row y; -1 beyond the edge of a bounded world.
+
+    Takes the coordinates rather than the cell number so a look of many cells divides once.
+    """
+    x += dx
+    y += dy
+    if x < 0 or x >= width or y < 0 or y >= height:
+        if not torus:
+            return -1
         x %= width
         y %= height
-    elif x < 0 or x >= width or y < 0 or y >= height:
-        return -1
     return y * width + x
 
 
@@ -90,3 +96,63 @@ def random_free_cell(rng, head):
         if head[cell] == EMPTY:
             return cell
     return -1
+
+
+@njit(cache=True)
+def rebuild_occupancy(cell, alive, head, next_in_cell):
+    """Rebuild every cell's list from the agents' positions (after agents are renumbered)."""
+    head[:] = EMPTY
+    next_in_cell[:] = EMPTY
+    for agent in range(cell.shape[0] - 1, -1, -1):
+        if alive[agent]:
+            link(agent, cell[agent], head, next_in_cell)
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Ask the CPU to start loading array[index] into cache (LLVM's prefetch; never faults).
+
+    Agents act in random order, so each one's neighbourhood is a fresh set of cache misses;
+    asking for the next agents' cells while this one thinks overlaps those waits.
+    """
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]],
+                                           wraparound=False)
+        byte_pointer, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        # read access, high locality, data cache
+        builder.call(function, [builder.bitcast(pointer, byte_pointer), ir.Constant(i32, 0),
+                                ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+@njit(cache=True, inline="always")
+def prefetch_agent(agent, cell, sugar, spice, m_sugar, m_spice, vision):
+    """Start loading one agent's own fields."""
+    prefetch(cell, agent)
+    prefetch(sugar, agent)
+    prefetch(spice, agent)
+    prefetch(m_sugar, agent)
+    prefetch(m_spice, agent)
+    prefetch(vision, agent)
+
+
+@njit(cache=True, inline="always")
+def prefetch_sight(here, reach, diamond, width, head, cell_sugar, cell_spice):
+    """Start loading the cache lines of every row an agent on `here` can see within `reach`:
+    both ends of each row segment (a segment of up to 11 cells spans at most two lines)."""
+    last = head.shape[0] - 1
+    for dy in range(-reach, reach + 1):
+        half = reach - abs(dy) if diamond or dy == 0 else 0
+        for end in (-half, half):
+            target = min(max(here + dy * width + end, 0), last)
+            prefetch(head, target)
+            prefetch(cell_sugar, target)
+            prefetch(cell_spice, target)

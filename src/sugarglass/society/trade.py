@@ -13,9 +13,9 @@ import math
 import numpy as np
 from numba import njit
 
-from sugarglass.society.movement import powered_welfare
+from sugarglass.society.movement import PREFETCH_AHEAD, powered_welfare
 from sugarglass.society.rng import random_below, shuffle
-from sugarglass.society.space import EMPTY, offset_cell
+from sugarglass.society.space import EMPTY, cell_at, prefetch_agent, prefetch_sight
 
 MRS_TOLERANCE = 1e-9  # MRSs this close (relative) are equal: no trade, as in Mesa
 
@@ -26,11 +26,11 @@ def mrs(sugar, spice, m_sugar, m_spice):
     return (spice / m_spice) / (sugar / m_sugar)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def bargain(a, b, integer, sugar, spice, m_sugar, m_spice, stats):
     """Trade between `a` and `b` until one exchange more would not help both; returns count.
 
-    stats[0] += sum of log price, stats[1] += sum of squared log price.
+    stats[0] += sum of log price, stats[1] += sum of squared log price, stats[2] += prices.
     """
     exchanges = 0
     while True:
@@ -73,6 +73,7 @@ def bargain(a, b, integer, sugar, spice, m_sugar, m_spice, stats):
         log_price = math.log(price)
         stats[0] += log_price
         stats[1] += log_price * log_price
+        stats[2] += 1.0
         exchanges += 1
     return exchanges
 
@@ -86,22 +87,33 @@ def trade_bargains(order, rng, width, height, torus, look_dx, look_dy, look_reac
     Partner cells are the four adjacent ones, or (`partners_in_sight`) every cell its look
     covers; visited in random order or in the look table's fixed order. `pairs` receives the
     ids of each pair that traded (up to its length). Returns (exchanges, pairs recorded,
-    log-price sum, log-price square sum).
+    [log-price sum, log-price square sum, prices logged]).
     """
-    stats = np.zeros(2)
+    stats = np.zeros(3)
     exchanges = 0
     n_pairs = 0
     partner_cells = np.empty(look_dx.shape[0], dtype=np.int64)
-    for a in order:
+    diamond = look_dx.shape[0] > 4 * look_reach[-1]
+    count = order.shape[0]
+    for turn in range(count):
+        a = order[turn]
+        if turn + 2 * PREFETCH_AHEAD < count:
+            prefetch_agent(order[turn + 2 * PREFETCH_AHEAD], cell, sugar, spice, m_sugar,
+                           m_spice, vision)
+        if turn + PREFETCH_AHEAD < count:
+            ahead = order[turn + PREFETCH_AHEAD]
+            prefetch_sight(cell[ahead], vision[ahead] if partners_in_sight else 1, diamond,
+                           width, head, head, head)
         if not alive[a]:
             continue
         reach = vision[a] if partners_in_sight else 1
         here = cell[a]
+        hx, hy = here % width, here // width
         n = 0
         for k in range(look_dx.shape[0]):
             if look_reach[k] > reach:
                 break
-            target = offset_cell(here, look_dx[k], look_dy[k], width, height, torus)
+            target = cell_at(hx, hy, look_dx[k], look_dy[k], width, height, torus)
             if target >= 0 and head[target] != EMPTY:
                 partner_cells[n] = target
                 n += 1
@@ -118,7 +130,7 @@ def trade_bargains(order, rng, width, height, torus, look_dx, look_dy, look_reac
                         pairs[n_pairs, 1] = ids[b]
                     n_pairs += 1
                 b = next_in_cell[b]
-    return exchanges, min(n_pairs, pairs.shape[0]), stats[0], stats[1]
+    return exchanges, min(n_pairs, pairs.shape[0]), stats
 
 
 @njit(cache=True, inline="always")
@@ -138,19 +150,20 @@ def trade_one_unit(order, rng, width, height, torus, look_dx, look_dy, look_reac
     ratio; if its own ratio is higher and neither has traded this tick, it takes 1 sugar and
     pays sqrt(r_self * r_other) spice. Same return as `trade_bargains`."""
     traded[:] = False
-    stats = np.zeros(2)
+    stats = np.zeros(3)
     exchanges = 0
     for a in order:
         if not alive[a]:
             continue
         here = cell[a]
+        hx, hy = here % width, here // width
         best = EMPTY
         best_ratio = 0.0
         ties = 0
         for k in range(look_dx.shape[0]):
             if look_reach[k] > vision[a]:
                 break
-            target = offset_cell(here, look_dx[k], look_dy[k], width, height, torus)
+            target = cell_at(hx, hy, look_dx[k], look_dy[k], width, height, torus)
             if target < 0 or head[target] == EMPTY:
                 continue
             b = head[target]
@@ -179,8 +192,9 @@ def trade_one_unit(order, rng, width, height, torus, look_dx, look_dy, look_reac
             log_price = math.log(price)
             stats[0] += log_price
             stats[1] += log_price * log_price
+            stats[2] += 1.0
         if exchanges < pairs.shape[0]:
             pairs[exchanges, 0] = ids[a]
             pairs[exchanges, 1] = ids[best]
         exchanges += 1
-    return exchanges, min(exchanges, pairs.shape[0]), stats[0], stats[1]
+    return exchanges, min(exchanges, pairs.shape[0]), stats

@@ -1,0 +1,291 @@
+"""The society: agents as a structure of arrays on a lattice, stepped tick by tick.
+
+`Society` holds the state and runs the schedule of one tick (G, M, T, R in the book's order,
+or the 2019 software's order), calling the numba kernels with plain arrays. It knows nothing of
+text or feelings: whatever couples feelings to the world fills a `TickParams` for each tick.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from sugarglass.society import lifecycle, movement, trade
+from sugarglass.society.config import Rules, SocietyConfig, check_fits
+from sugarglass.society.landscape import Landscape, load_landscape
+from sugarglass.society.rng import seed_state, shuffle
+from sugarglass.society.space import look_table, rebuild_occupancy
+
+# The agent arrays, in the order a checkpoint stores them.
+AGENT_ARRAYS = ("ids", "cell", "sugar", "spice", "sugar_metabolism", "spice_metabolism",
+                "vision", "age", "max_age", "alive", "next_in_cell")
+CELL_ARRAYS = ("cell_sugar", "cell_spice", "sugar_capacity", "spice_capacity", "head")
+
+
+@dataclass(frozen=True)
+class TickParams:
+    """What may change from one tick to the next: the knobs a coupling turns.
+
+    sugar_growback, spice_growback: alpha of rule G (units a tick, capped at capacity).
+    max_age_min, max_age_max: the inclusive range newborns draw their maximum age from.
+    compound, negative: one feeling row, read by the 2019 rules only (compound drives regrowth,
+    negative shortens lifespans); the other rules ignore them.
+    """
+
+    sugar_growback: float = 1.0
+    spice_growback: float = 1.0
+    max_age_min: int = 60
+    max_age_max: int = 100
+    compound: float = 0.0
+    negative: float = 0.0
+
+    def newborn_age_range(self, lifespan_rule: str) -> tuple[int, int]:
+        """The 2019 software shortened lifespans with the row's negative score:
+        max_age = 150 - floor(75 * negative), here counted down from `max_age_max`."""
+        high = self.max_age_max
+        if lifespan_rule == "sentiment-2019":
+            high -= math.floor(75.0 * self.negative)
+        return self.max_age_min, max(self.max_age_min, high)
+
+
+@dataclass(frozen=True)
+class TickStats:
+    """What happened during the last tick (the metrics read it)."""
+
+    starved: int = 0
+    died_of_age: int = 0
+    born: int = 0
+    exchanges: int = 0
+    trade_pairs: int = 0
+    log_price_sum: float = 0.0
+    log_price_square_sum: float = 0.0
+    prices: int = 0
+
+
+@njit(cache=True)
+def activation_order(rng, alive):
+    """The living agents in a fresh random order."""
+    order = np.flatnonzero(alive).astype(np.int64)
+    shuffle(rng, order)
+    return order
+
+
+class Society:
+    """A Sugarscape world. Build it with `Society.from_config` (or `Society(rules, landscape,
+    seed)`), advance it with `step`, read its state from the array attributes.
+
+    Agent arrays (one slot per agent of the first generation; `alive` says which are in use):
+    ids, cell (row-major cell index), sugar, spice, sugar_metabolism, spice_metabolism, vision,
+    age, max_age, alive. Cell arrays, flat: cell_sugar, cell_spice, sugar_capacity,
+    spice_capacity; `sugar_grid()` / `spice_grid()` give them as [height, width].
+    """
+
+    def __init__(self, rules: Rules, landscape: Landscape, seed: int):
+        check_fits(rules, landscape.width * landscape.height)
+        self.rules = rules
+        self.width, self.height = landscape.width, landscape.height
+        self.tick = 0
+        self.rng = seed_state(seed)
+        self.last = TickStats()
+        n = rules.agents
+        self.sugar_capacity = landscape.sugar_capacity.ravel().astype(np.float32)
+        self.spice_capacity = landscape.spice_capacity.ravel().astype(np.float32)
+        self.cell_sugar = self.sugar_capacity.copy()
+        self.cell_spice = self.spice_capacity.copy()
+        if rules.start_fill == "random-2019":
+            lifecycle.fill_2019(self.rng, self.cell_sugar, self.cell_spice,
+                                self.sugar_capacity, self.spice_capacity)
+        self.head = np.full(self.width * self.height, -1, dtype=np.int32)
+        self.next_in_cell = np.full(n, -1, dtype=np.int32)
+        self.cell = np.zeros(n, dtype=np.int32)
+        self.sugar = np.zeros(n)
+        self.spice = np.zeros(n)
+        self.sugar_metabolism = np.zeros(n, dtype=np.int32)
+        self.spice_metabolism = np.zeros(n, dtype=np.int32)
+        self.vision = np.zeros(n, dtype=np.int32)
+        self.age = np.zeros(n, dtype=np.int32)
+        self.max_age = np.zeros(n, dtype=np.int32)
+        self.alive = np.zeros(n, dtype=np.bool_)
+        self.ids = np.arange(n, dtype=np.int64)
+        self.next_id = n
+        lifecycle.populate(self.rng, rules.start_positions == "distinct", rules.endowment,
+                           rules.metabolism, rules.vision, rules.max_age, self.sugar,
+                           self.spice, self.sugar_metabolism, self.spice_metabolism,
+                           self.vision, self.age, self.max_age, self.alive, self.cell,
+                           self.head, self.next_in_cell)
+        self._renumber_by_position()
+        self._setup_tables()
+
+    @classmethod
+    def from_config(cls, config: SocietyConfig, seed: int, base_dir: Path | None = None
+                    ) -> Society:
+        """The society a work file's `[society]` table describes; files relative to base_dir."""
+        landscape = load_landscape(config.landscape, config.preset, base_dir)
+        return cls(config.rules, landscape, seed)
+
+    def _setup_tables(self) -> None:
+        """Derived, never saved: look offsets and scratch buffers."""
+        r = self.rules
+        self.look = look_table(r.look, r.vision[1], r.tie_distance == "euclidean")
+        if r.trade_rule == "one-unit-2019":
+            partner_cells = 1
+        elif r.trade_partners == "adjacent":
+            partner_cells = 4
+        else:
+            partner_cells = int(np.count_nonzero(self.look[2] <= r.vision[1]))
+        self._pairs = np.zeros((self.rules.agents * partner_cells, 2), dtype=np.int64)
+        self._plans = np.zeros(self.rules.agents, dtype=np.int64)
+        self._traded = np.zeros(self.rules.agents, dtype=np.bool_)
+        self.trade_pairs = self._pairs[:0]
+
+    def _renumber_by_position(self) -> None:
+        """Store agents in the order of their cells, so neighbours sit near each other in memory
+        (trade and the metrics then touch fewer cache lines). Ids stay with their agents."""
+        order = np.argsort(self.cell, kind="stable")
+        for name in AGENT_ARRAYS:
+            setattr(self, name, np.ascontiguousarray(getattr(self, name)[order]))
+        rebuild_occupancy(self.cell, self.alive, self.head, self.next_in_cell)
+
+    def default_params(self) -> TickParams:
+        """The constant parameters the rules imply: a neutral tick."""
+        r = self.rules
+        return TickParams(sugar_growback=r.growback, spice_growback=r.growback,
+                          max_age_min=r.max_age[0], max_age_max=r.max_age[1])
+
+    def step(self, params: TickParams | None = None) -> TickStats:
+        """Advance one tick: growback, movement with harvest and metabolism, trade, ageing and
+        replacement. Returns what happened (also kept as `self.last`)."""
+        p = params or self.default_params()
+        r = self.rules
+        dx, dy, reach, dist = self.look
+        if r.growback_rule == "constant":
+            lifecycle.grow_back(self.cell_sugar, self.sugar_capacity, p.sugar_growback)
+            lifecycle.grow_back(self.cell_spice, self.spice_capacity, p.spice_growback)
+        else:
+            lifecycle.grow_back_2019(self.rng, p.compound, self.cell_sugar, self.sugar_capacity)
+        goal = movement.GOAL_WELFARE if r.move_goal == "welfare" else movement.GOAL_MOST_SUGAR
+        harvest = (movement.HARVEST_ALL if r.harvest == "all"
+                   else movement.HARVEST_SUGAR_ALL_SPICE_ONE)
+        metabolism = (movement.METABOLISM_SUBTRACT if r.metabolism_rule == "subtract"
+                      else movement.METABOLISM_FRACTION)
+        starvation = (movement.STARVE_SUGAR_OR_SPICE if r.starvation == "sugar-or-spice"
+                      else movement.STARVE_SUGAR_EXACTLY_ZERO)
+        order = activation_order(self.rng, self.alive)
+        world = (self.width, self.height, r.torus)
+        traded = (0, 0, np.zeros(3))
+        if r.move_timing == "sequential":
+            starved = movement.move_in_turn(
+                order, self.rng, *world, dx, dy, reach, dist, r.include_own_cell, goal,
+                harvest, metabolism, r.metabolic_fraction, starvation, self.cell, self.sugar,
+                self.spice, self.sugar_metabolism, self.spice_metabolism, self.vision,
+                self.alive, self.head, self.next_in_cell, self.cell_sugar, self.cell_spice)
+            if r.trade:
+                traded = self._trade(activation_order(self.rng, self.alive))
+        else:
+            movement.plan_moves(
+                order, self.rng, *world, dx, dy, reach, dist, r.include_own_cell, goal,
+                self.cell, self.sugar, self.spice, self.sugar_metabolism, self.spice_metabolism,
+                self.vision, self.head, self.cell_sugar, self.cell_spice, self._plans)
+            if r.trade:
+                traded = self._trade(order)
+            starved = movement.carry_out_plans(
+                order, self._plans, harvest, metabolism, r.metabolic_fraction, starvation,
+                self.cell, self.sugar, self.spice, self.sugar_metabolism, self.spice_metabolism,
+                self.alive, self.head, self.next_in_cell, self.cell_sugar, self.cell_spice)
+        old, born, self.next_id = lifecycle.age_and_replace(
+            self.rng, r.replacement, r.replacement_id == "same", self.next_id, r.endowment,
+            r.metabolism, r.vision, p.newborn_age_range(r.lifespan_rule), self.sugar,
+            self.spice, self.sugar_metabolism, self.spice_metabolism, self.vision, self.age,
+            self.max_age, self.alive, self.ids, self.cell, self.head, self.next_in_cell)
+        exchanges, pairs, price_stats = traded
+        self.trade_pairs = self._pairs[:pairs]
+        self.tick += 1
+        self.last = TickStats(starved=int(starved), died_of_age=int(old), born=int(born),
+                              exchanges=int(exchanges), trade_pairs=int(pairs),
+                              log_price_sum=float(price_stats[0]),
+                              log_price_square_sum=float(price_stats[1]),
+                              prices=int(price_stats[2]))
+        return self.last
+
+    def _trade(self, order: np.ndarray) -> tuple[int, int, np.ndarray]:
+        r = self.rules
+        dx, dy, reach, _ = self.look
+        world = (self.width, self.height, r.torus)
+        if r.trade_rule == "bargain":
+            return trade.trade_bargains(
+                order, self.rng, *world, dx, dy, reach, r.trade_partners == "look",
+                r.partner_order == "random", r.trade_quantities == "integer", self.cell,
+                self.sugar, self.spice, self.sugar_metabolism, self.spice_metabolism,
+                self.vision, self.alive, self.ids, self.head, self.next_in_cell, self._pairs)
+        return trade.trade_one_unit(
+            order, self.rng, *world, dx, dy, reach, r.metabolic_fraction, self.cell,
+            self.sugar, self.spice, self.vision, self.alive, self.ids, self.head,
+            self._traded, self._pairs)
+
+    # Views for readers -------------------------------------------------------------------
+
+    @property
+    def population(self) -> int:
+        return int(np.count_nonzero(self.alive))
+
+    @property
+    def x(self) -> np.ndarray:
+        """Column of each agent's cell (0 = west)."""
+        return self.cell % self.width
+
+    @property
+    def y(self) -> np.ndarray:
+        """Row of each agent's cell (0 = north)."""
+        return self.cell // self.width
+
+    def sugar_grid(self) -> np.ndarray:
+        """Sugar on each cell as [height, width] (a view: do not write to it)."""
+        return self.cell_sugar.reshape(self.height, self.width)
+
+    def spice_grid(self) -> np.ndarray:
+        """Spice on each cell as [height, width] (a view: do not write to it)."""
+        return self.cell_spice.reshape(self.height, self.width)
+
+    def sugar_by_id(self, ids: np.ndarray) -> np.ndarray:
+        """Sugar of the living agents with these ids (NaN where none is alive), e.g. the 2019
+        readout's agents 0..47."""
+        out = np.full(len(ids), np.nan)
+        live = np.flatnonzero(self.alive)
+        position = {int(i): k for k, i in enumerate(self.ids[live])}
+        for k, agent_id in enumerate(ids):
+            slot = position.get(int(agent_id))
+            if slot is not None:
+                out[k] = self.sugar[live[slot]]
+        return out
+
+    def save(self, path: Path | str) -> Path:
+        """Write the whole state, random generator included, atomically (see checkpoint.py)."""
+        from sugarglass.society.checkpoint import save_society
+
+        return save_society(self, Path(path))
+
+    @classmethod
+    def load(cls, path: Path | str) -> Society:
+        """A society exactly as saved: stepping it continues the saved run bit for bit."""
+        from sugarglass.society.checkpoint import load_society
+
+        return load_society(Path(path))
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's on-disk cache) every kernel, by stepping a tiny society of
+    each preset; lets a benchmark time the compile apart from the run."""
+    from sugarglass.society.config import resolve_rules
+    from sugarglass.society.landscape import Landscape
+    from sugarglass.society.metrics import measure
+    from sugarglass.society.presets import PRESETS
+
+    capacity = np.full((12, 12), 4.0, dtype=np.float32)
+    for preset in PRESETS:
+        society = Society(resolve_rules(preset, {"agents": 20}), Landscape(capacity, capacity), 0)
+        society.step()
+        measure(society)

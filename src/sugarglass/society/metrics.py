@@ -1,0 +1,165 @@
+"""What a tick leaves behind, as numbers: population, wealth, its inequality, prices.
+
+One numba pass over the agents gives the sums; wealth (sugar + spice) is sorted for the Gini.
+Sums run over fixed blocks of agents, each block in parallel and the blocks then added in
+order, so the figures are the same bit for bit whatever the number of threads.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from numba import njit, prange
+
+from sugarglass.society.engine import Society
+
+COLUMNS = (
+    "tick", "population", "births", "deaths", "starved", "died_of_age",
+    "sugar_total", "sugar_mean", "spice_total", "spice_mean", "gini",
+    "trades", "trade_pairs", "price_geomean", "log_price_sd",
+    "vision_mean", "sugar_metabolism_mean", "spice_metabolism_mean",
+)
+BLOCK = 1 << 14
+
+
+@njit(cache=True, inline="always")
+def _sum_block(b, sums, alive, sugar, spice, vision, m_sugar, m_spice):
+    for i in range(b * BLOCK, min((b + 1) * BLOCK, alive.shape[0])):
+        if alive[i]:
+            sums[b, 0] += 1.0
+            sums[b, 1] += sugar[i]
+            sums[b, 2] += spice[i]
+            sums[b, 3] += vision[i]
+            sums[b, 4] += m_sugar[i]
+            sums[b, 5] += m_spice[i]
+
+
+@njit(cache=True)
+def _add_blocks(sums):
+    total = np.zeros(sums.shape[1])
+    for b in range(sums.shape[0]):
+        total += sums[b]
+    return total
+
+
+@njit(cache=True)
+def _block_sums_serial(alive, sugar, spice, vision, m_sugar, m_spice):
+    sums = np.zeros(((alive.shape[0] + BLOCK - 1) // BLOCK, 6))
+    for b in range(sums.shape[0]):
+        _sum_block(b, sums, alive, sugar, spice, vision, m_sugar, m_spice)
+    return _add_blocks(sums)
+
+
+@njit(cache=True, parallel=True)
+def _block_sums_parallel(alive, sugar, spice, vision, m_sugar, m_spice):
+    sums = np.zeros(((alive.shape[0] + BLOCK - 1) // BLOCK, 6))
+    for b in prange(sums.shape[0]):
+        _sum_block(b, sums, alive, sugar, spice, vision, m_sugar, m_spice)
+    return _add_blocks(sums)
+
+
+def _block_sums(alive, sugar, spice, vision, m_sugar, m_spice):
+    """Count, sugar, spice, vision, metabolisms summed over the living, in fixed blocks."""
+    kernel = _block_sums_parallel if alive.shape[0] > 4 * BLOCK else _block_sums_serial
+    return kernel(alive, sugar, spice, vision, m_sugar, m_spice)
+
+
+@njit(cache=True)
+def gini(values):
+    """Gini coefficient of `values` (any order): 0 all equal, towards 1 one holds everything."""
+    n = values.shape[0]
+    if n == 0:
+        return math.nan
+    ordered = np.sort(values)
+    total = 0.0
+    weighted = 0.0
+    for i in range(n):
+        total += ordered[i]
+        weighted += (2 * i - n + 1) * ordered[i]
+    if total == 0.0:
+        return 0.0
+    return weighted / (n * total)
+
+
+def measure(society: Society) -> dict[str, float]:
+    """One row of metrics for the society's current state and its last tick."""
+    s = society
+    count, sugar, spice, vision, m_sugar, m_spice = _block_sums(
+        s.alive, s.sugar, s.spice, s.vision, s.sugar_metabolism, s.spice_metabolism)
+    last = s.last
+    alive = s.alive
+    n = max(count, 1.0)
+    if last.prices > 0:
+        mean_log = last.log_price_sum / last.prices
+        variance = max(last.log_price_square_sum / last.prices - mean_log * mean_log, 0.0)
+        price, spread = math.exp(mean_log), math.sqrt(variance)
+    else:
+        price, spread = math.nan, math.nan
+    return {
+        "tick": s.tick,
+        "population": int(count),
+        "births": last.born,
+        "deaths": last.starved + last.died_of_age,
+        "starved": last.starved,
+        "died_of_age": last.died_of_age,
+        "sugar_total": sugar,
+        "sugar_mean": sugar / n,
+        "spice_total": spice,
+        "spice_mean": spice / n,
+        "gini": gini(s.sugar[alive] + s.spice[alive]),
+        "trades": last.exchanges,
+        "trade_pairs": last.trade_pairs,
+        "price_geomean": price,
+        "log_price_sd": spread,
+        "vision_mean": vision / n,
+        "sugar_metabolism_mean": m_sugar / n,
+        "spice_metabolism_mean": m_spice / n,
+    }
+
+
+class Metrics:
+    """Rows of metrics, one a tick, kept as growing lists and handed out as arrays."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, list[float]] = {name: [] for name in COLUMNS}
+
+    def record(self, society: Society) -> dict[str, float]:
+        row = measure(society)
+        for name in COLUMNS:
+            self._rows[name].append(row[name])
+        return row
+
+    def __len__(self) -> int:
+        return len(self._rows["tick"])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return np.asarray(self._rows[name])
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        return {name: self[name] for name in COLUMNS}
+
+    def to_csv(self, path: Path | str) -> Path:
+        path = Path(path)
+        columns = self.as_arrays()
+        with path.open("w") as out:
+            out.write(",".join(COLUMNS) + "\n")
+            for k in range(len(self)):
+                out.write(",".join(_format(columns[name][k]) for name in COLUMNS) + "\n")
+        return path
+
+    def to_parquet(self, path: Path | str) -> Path:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        pq.write_table(pa.table(self.as_arrays()), path)
+        return path
+
+
+def _format(value: float) -> str:
+    """Integers as integers, floats with full precision (repr), missing as empty."""
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return "" if math.isnan(value) else repr(float(value))

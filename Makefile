@@ -18,7 +18,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/sugarglass ingest works/demo.toml
+	$(BIN)/sugarglass run works/demo.toml
 	$(BIN)/sugarglass feelings works/demo.toml
 
 test: $(VENV)/.installed-test

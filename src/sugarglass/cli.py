@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import wraps
@@ -77,7 +78,16 @@ def out_dir(work: Work, out: Path | None) -> Path:
 
 
 @app.callback()
-def main(version: Annotated[bool, typer.Option("--version", help="Print the version and stop.")] = False) -> None:
+def main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and stop.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step, not only warnings.")] = False,
+) -> None:
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("sugarglass")
+    if not logger.handlers:
+        logger.addHandler(RichHandler(console=errors, show_path=False, markup=False))
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
     if version:
         console.print(f"sugarglass {__version__}")
         raise typer.Exit()
@@ -94,7 +104,7 @@ def ingest(
     from .ingest import ingest_work
 
     work = load_work(work_file)
-    with open_store(work, store) as db, _progress() as progress:
+    with open_store(work, store) as db, _bar() as progress:
         tasks: dict[str, Any] = {}
         pending: dict[str, int] = {}
 
@@ -123,13 +133,6 @@ def ingest(
     for r in results:
         for line, reason in (r.report.problems if r.report else [])[:10]:
             console.print(f"  [yellow]skipped[/] {r.path.name}" + (f":{line}" if line else "") + f": {reason}", highlight=False)
-
-
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("posts"), TimeElapsedColumn(), console=console, transient=False,
-    )
 
 
 @consent_app.command("list")
@@ -236,3 +239,48 @@ def feelings_export(
             rows += 1
     partial.replace(csv_path)
     console.print(f"wrote {rows} rows to {csv_path}")
+
+
+StepsOpt = Annotated[int | None, typer.Option("--steps", "-n", min=1, help="Ticks to run (default: the work's society.steps).")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="Seed (default: the work's seed).")]
+
+
+@app.command()
+@friendly
+def simulate(work_file: WorkArg, steps: StepsOpt = None, seed: SeedOpt = None, out: OutOpt = None) -> None:
+    """Run the work's society alone, with its rules' constant parameters: metrics and plots."""
+    from .society import simulate as run_society
+
+    work = load_work(work_file)
+    seed = work.seed if seed is None else seed
+    folder = out or Path("out") / f"{work.name}-{seed}" / "society"
+    with _bar() as progress:
+        written = run_society(work.society, seed, steps, folder, work.base_dir, progress=progress)
+    console.print(f"wrote {len(written)} files to {folder}: " + ", ".join(p.name for p in written.values()))
+
+
+@app.command()
+@friendly
+def run(work_file: WorkArg, steps: StepsOpt = None, seed: SeedOpt = None, out: OutOpt = None, store: StoreOpt = None) -> None:
+    """Make the artwork end to end: ingest, signal, society, levels to the outputs, painting,
+    metrics, plots and a manifest, in out/<work>-<seed>/."""
+    from .run import run_work
+
+    work = load_work(work_file)
+    with open_store(work, store) as db, _bar() as progress:
+        result = run_work(work, db, seed=seed, steps=steps, out_dir=out, progress=progress)
+    table = Table(title=f"{work.title or work.name}: {result.steps} ticks in {result.out_dir}", title_justify="left")
+    table.add_column("file")
+    table.add_column("bytes", justify="right")
+    for path in sorted(set(result.files.values())):
+        table.add_row(str(path.relative_to(result.out_dir)), f"{path.stat().st_size:,}")
+    console.print(table)
+    for name, count in result.output_errors.items():
+        console.print(f"[yellow]{name}: {count} tick(s) failed; see the log above[/]")
+
+
+def _bar() -> Progress:
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=False,
+    )

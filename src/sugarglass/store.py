@@ -250,6 +250,31 @@ class Store:
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return posts, feelings
 
+    def provenance(self, source_ids: Iterable[str]) -> list[dict]:
+        """For a manifest: each source's newest consent record, the file and analyzer of its
+        newest ingest, and how many of its posts the store holds now."""
+        summaries = []
+        for source_id in source_ids:
+            consent = self.db.execute(
+                "SELECT granted_by, basis, scope, licence, granted_at, evidence, expires, record_sha256"
+                " FROM consents WHERE source_id = ? ORDER BY id DESC LIMIT 1", (source_id,)
+            ).fetchone()
+            ingest = self.db.execute(
+                "SELECT file_sha256, analyzer, analyzer_version, analyzer_licence, finished_at FROM ingests"
+                " WHERE source_id = ? ORDER BY id DESC LIMIT 1", (source_id,)
+            ).fetchone()
+            kind_path = self.db.execute("SELECT kind, path FROM sources WHERE id = ?", (source_id,)).fetchone()
+            posts = self.db.execute("SELECT count(*) FROM posts WHERE source_id = ?", (source_id,)).fetchone()[0]
+            if consent is None or ingest is None or kind_path is None:
+                raise StoreError(f"{self.path}: source {source_id!r} has not been ingested")
+            keys = ("granted_by", "basis", "scope", "licence", "granted_at", "evidence", "expires", "record_sha256")
+            summaries.append({
+                "id": source_id, "kind": kind_path[0], "path": kind_path[1], "file_sha256": ingest[0],
+                "ingested_at": ingest[4], "posts": posts, "consent": dict(zip(keys, consent)),
+                "analyzer": {"name": ingest[1], "version": ingest[2], "licence": ingest[3]},
+            })
+        return summaries
+
     def withdrawals(self) -> list[dict]:
         keys = ("source", "withdrawn_at", "posts_removed", "feelings_removed", "reason")
         rows = self.db.execute(

@@ -15,8 +15,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from .canvas.config import CanvasConfig
 from .consent import Consent
+from .couplings import CouplingsConfig
 from .errors import WorkFileError
+from .outputs.config import OutputConfig
+from .readout import ReadoutConfig
+from .society.config import SocietyConfig
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 OnError = Literal["fail", "skip"]
@@ -152,6 +157,11 @@ class Work(_Strict):
     analyzer: AnalyzerConfig = AnalyzerConfig()
     sources: list[Source] = Field(min_length=1)
     signal: SignalConfig = SignalConfig(window="1d")
+    society: SocietyConfig = Field(default_factory=SocietyConfig)
+    couplings: CouplingsConfig = CouplingsConfig()
+    readout: ReadoutConfig = ReadoutConfig()
+    canvas: CanvasConfig = Field(default_factory=CanvasConfig)
+    outputs: list[OutputConfig] = Field(default_factory=list)
 
     _path: Path = PrivateAttr(default=Path("work.toml"))
 
@@ -165,6 +175,11 @@ class Work(_Strict):
         for name in self.signal.sources or []:
             if name not in seen:
                 raise ValueError(f"signal.sources names {name!r}, which is not a source of this work")
+        if (self.readout.columns, self.readout.rows) != (self.canvas.columns, self.canvas.rows):
+            raise ValueError(
+                f"readout is {self.readout.columns} x {self.readout.rows} elements but canvas is "
+                f"{self.canvas.columns} x {self.canvas.rows}; they must match"
+            )
         return self
 
     @property
@@ -237,7 +252,7 @@ def _key_name(loc: tuple, raw: dict) -> str:
                 label = str(node[item].get("id", item))
             parts[-1:] = [f"{parts[-1]}[{label}]"] if parts else [f"[{label}]"]
             node = node[item] if isinstance(node, list) and item < len(node) else None
-        elif item in {"csv", "tsv", "jsonl", "twitter-archive", "mastodon-outbox", "feelings-2019"}:
+        elif item in {"csv", "tsv", "jsonl", "twitter-archive", "mastodon-outbox", "feelings-2019", "levels", "osc", "serial"}:
             continue  # the discriminator's branch name, not a key the artist wrote
         else:
             parts.append(str(item))

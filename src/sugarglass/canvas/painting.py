@@ -1,0 +1,178 @@
+"""The painting as a running thing: plate state, film memory, frames, and whole-run rendering.
+
+`Canvas` holds only plain arrays and counters (see `state()`), so a live installation can
+checkpoint it and carry on. Each society tick holds the elements at that tick's levels for
+`seconds_per_tick` of plate time; with `frames_per_tick` > 1 the plate is advanced in equal
+sub-steps and each is drawn. The plate solver is exact at any step, so these in-between frames
+are the true field at those moments, not blends of the two tick states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from .config import CanvasConfig, CanvasInputError
+from .crystal import colour_table, play
+from .media import VideoWriter, write_png
+from .plate import Plate, check_levels, element_powers
+from .render import Layout, grain_offset, grain_texture, layout, paint
+
+
+class Canvas:
+    """The heated plate under its liquid-crystal film, rendered on demand."""
+
+    def __init__(self, config: CanvasConfig | None = None, seed: int = 0):
+        self.config = config or CanvasConfig()
+        self.seed = int(seed)
+        self.plate = Plate(self.config)
+        self.table = colour_table(self.config)
+        start = self.config.ambient_c if self.config.start_c is None else self.config.start_c
+        self._field = self.plate.uniform(start)
+        self._film = self._field.copy()
+        self.seconds = 0.0
+        self.steps = 0
+        self._grain: np.ndarray | None = None
+        self._layouts: dict[tuple[int, int], Layout] = {}
+
+    @property
+    def temperature(self) -> np.ndarray:
+        """The plate temperature (C), (rows * cells_per_pitch, columns * cells_per_pitch), a copy."""
+        return self._field.copy()
+
+    @property
+    def colour_temperature(self) -> np.ndarray:
+        """The temperature whose colour the film shows: the plate's, or its hysteresis-lagged one."""
+        return (self._film if self.config.hysteresis else self._field).copy()
+
+    def _advance(self, powers: np.ndarray, seconds: float) -> None:
+        self._field = self.plate.advance(self._field, powers, seconds)
+        shift = self.config.hysteresis_shift * self.config.bandwidth_c
+        self._film = play(self._film, self._field, shift)
+        self.seconds += seconds
+        self.steps += 1
+
+    def step(self, levels: np.ndarray, ticks: float = 1.0) -> None:
+        """Hold the elements at `levels` (one per element, 0..3000) for `ticks` society ticks."""
+        if not (np.isfinite(ticks) and ticks >= 0.0):
+            raise CanvasInputError(f"ticks must be a finite number >= 0, got {ticks!r}")
+        powers = element_powers(check_levels(levels, self.config.elements), self.config)
+        self._advance(powers, ticks * self.config.seconds_per_tick)
+
+    def render(self, width: int | None = None, height: int | None = None) -> np.ndarray:
+        """The painting now, as an RGB uint8 (height, width, 3) frame (config size by default).
+
+        A pure function of the state: rendering twice gives the same frame; the grain moves on
+        with each plate step.
+        """
+        size = (width or self.config.width, height or self.config.height)
+        if size not in self._layouts:
+            self._layouts[size] = layout(self.plate.shape, *size)
+        where = self._layouts[size]
+        if self.config.grain > 0.0 and self._grain is None:
+            self._grain = grain_texture(self.seed)
+        return paint(
+            self._film if self.config.hysteresis else self._field,
+            where,
+            self.table.rgb,
+            self.table.low,
+            self.table.scale,
+            grain=self._grain if self.config.grain > 0.0 else None,
+            offset=grain_offset(self.seed, self.steps),
+            amplitude=self.config.grain * 255.0,
+        )
+
+    def frames(self, levels_next: np.ndarray, width: int | None = None, height: int | None = None) -> Iterator[np.ndarray]:
+        """Advance one tick under `levels_next`, yielding `frames_per_tick` frames along the way.
+
+        The last frame shows the plate at the end of the tick.
+        """
+        powers = element_powers(check_levels(levels_next, self.config.elements), self.config)
+        count = self.config.frames_per_tick
+        for _ in range(count):
+            self._advance(powers, self.config.seconds_per_tick / count)
+            yield self.render(width, height)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything needed to carry on exactly, as plain arrays (fits `np.savez`)."""
+        return {
+            "temperature": self._field.copy(),
+            "film": self._film.copy(),
+            "seconds": np.array(self.seconds),
+            "steps": np.array(self.steps, dtype=np.int64),
+            "grain_seed": np.array(self.seed, dtype=np.int64),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray], config: CanvasConfig) -> Canvas:
+        """A canvas that continues from `state()`; the config must be the one it ran with."""
+        canvas = cls(config, seed=int(state["grain_seed"]))
+        for name in ("temperature", "film"):
+            if np.shape(state[name]) != canvas.plate.shape:
+                raise CanvasInputError(
+                    f"state {name!r} has shape {np.shape(state[name])}, this config's plate is {canvas.plate.shape}"
+                )
+        canvas._field = np.array(state["temperature"], dtype=np.float64)
+        canvas._film = np.array(state["film"], dtype=np.float64)
+        canvas.seconds = float(state["seconds"])
+        canvas.steps = int(state["steps"])
+        return canvas
+
+
+def palette(config: CanvasConfig, colours: int = 256) -> np.ndarray:
+    """A GIF palette along the film's colour ramp: black, then colours evenly spaced along it.
+
+    Every colour the film shows lies on one curve through RGB, so spacing the palette by length
+    along that curve covers the painting far better than any generic palette.
+    """
+    ramp = colour_table(config).rgb.astype(np.float64)
+    along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(ramp, axis=0), axis=1))])
+    picks = np.searchsorted(along, np.linspace(0.0, along[-1], colours - 1)).clip(0, len(ramp) - 1)
+    return np.vstack([np.zeros((1, 3)), np.rint(ramp[picks])]).astype(np.uint8)
+
+
+def render_levels(
+    levels: np.ndarray,
+    config: CanvasConfig,
+    out_dir: Path | str,
+    seed: int,
+    progress: Progress | None = None,
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Path]:
+    """Run the canvas over per-tick levels (ticks, elements); write the video and the final still.
+
+    Returns {"video": out_dir/painting.<format>, "png": out_dir/painting.png}. All levels are
+    checked before anything is written; `metadata` goes into both files where the format allows.
+    """
+    array = np.asarray(levels)
+    if array.ndim != 2 or array.shape[0] < 1:
+        raise CanvasInputError(f"levels must be a (ticks, {config.elements}) array with at least one tick, got shape {array.shape}")
+    for tick, row in enumerate(array):
+        check_levels(row, config.elements, name=f"levels[tick {tick}]")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"video": out_dir / f"painting.{config.format}", "png": out_dir / "painting.png"}
+    canvas = Canvas(config, seed=seed)
+    own = progress is None
+    bar = progress or Progress(transient=True)
+    task = bar.add_task("painting", total=len(array))
+    frame = canvas.render()
+    with VideoWriter(
+        paths["video"], config.width, config.height, config.fps, config.format, metadata=metadata,
+        quality=config.quality, palette=palette(config),
+    ) as video:
+        if own:
+            bar.start()
+        try:
+            for row in array:
+                for frame in canvas.frames(row):
+                    video.write(frame)
+                bar.advance(task)
+        finally:
+            if own:
+                bar.stop()
+    write_png(paths["png"], frame, metadata)
+    return paths

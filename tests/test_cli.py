@@ -77,3 +77,13 @@ def test_errors_are_one_clear_line_and_exit_2(make_work, tmp_path):
     assert result.exit_code == 2 and "run `sugarglass ingest WORK` first" in result.flat
     result = invoke("consent", "withdraw", work, "a")
     assert result.exit_code == 2 and "no source 'a' in the store" in result.flat
+
+
+def test_simulate_writes_metrics_and_plots(demo, tmp_path):
+    result = invoke("simulate", demo, "--steps", "5", "--out", tmp_path / "society")
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "society" / "metrics.csv").read_text().splitlines()
+    assert len(lines) == 6 and lines[0].startswith("tick,population")
+    assert (tmp_path / "society" / "population.png").read_bytes().startswith(b"\x89PNG")
+    bad = invoke("simulate", demo, "--steps", "0")
+    assert bad.exit_code == 2

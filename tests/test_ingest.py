@@ -139,3 +139,47 @@ def test_a_damaged_store_file_is_a_clear_error(tmp_path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="not a usable Sugarglass store"):
         Store(path)
+
+
+def _feelings_db_with_a_bad_row(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE FEELINGS(ID INTEGER PRIMARY KEY, COMPOUND REAL, COMPNORM REAL, POSITIVE REAL, NEGATIVE REAL, NEUTRAL REAL)")
+    db.executemany("INSERT INTO FEELINGS VALUES (?,?,?,?,?,?)", [(i, 0.2, 0.6, 0.3, 0.1, 0.6) for i in range(1, 3000)])
+    db.execute("INSERT INTO FEELINGS VALUES (3000, 5.0, 3.0, 0.3, 0.1, 0.6)")
+    db.commit()
+    db.close()
+
+
+BROKEN_FILES = {
+    "csv": ("bad.csv", lambda p: p.write_bytes(b"text\n" + b"".join(b"post %d\n" % i for i in range(3000)) + b"caf\xe9\n")),
+    "tsv": ("bad.tsv", lambda p: p.write_bytes(b"text\tid\n" + b"".join(b"post %d\t%d\n" % (i, i) for i in range(3000)) + b"a\tb\tc\n")),
+    "jsonl": ("bad.jsonl", lambda p: p.write_text("".join(f'{{"text": "post {i}"}}\n' for i in range(3000)) + '{"text": "cut', encoding="utf-8")),
+    "twitter-archive": ("tweets.js", lambda p: p.write_text(
+        "window.YTD.tweets.part0 = [" + ",".join(
+            f'{{"tweet": {{"id_str": "{i}", "full_text": "post {i}", "created_at": "Sat Feb 18 12:33:11 +0000 2023"}}}}'
+            for i in range(3000)) + ', {"tweet": {"id_str": "x"', encoding="utf-8")),
+    "mastodon-outbox": ("outbox.json", lambda p: p.write_text(
+        '{"type": "OrderedCollection", "orderedItems": [' + ",".join(
+            f'{{"type": "Create", "object": {{"type": "Note", "id": "n{i}", "content": "<p>post {i}</p>",'
+            f' "published": "2023-01-01T00:00:00Z", "to": ["https://www.w3.org/ns/activitystreams#Public"]}}}}'
+            for i in range(3000)) + ', {"type": "Create", "object": {"type": "Note", "id": "z", "content": "x",'
+            ' "published": "never", "to": ["https://www.w3.org/ns/activitystreams#Public"]}}]}', encoding="utf-8")),
+    "feelings-2019": ("feelings.db", _feelings_db_with_a_bad_row),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_FILES))
+def test_every_reader_leaves_the_store_unchanged_when_its_file_fails(make_work, tmp_path, kind):
+    """3,000 good records (more than one write batch) and then a bad one: nothing of it lands."""
+    name, write = BROKEN_FILES[kind]
+    write(tmp_path / name)
+    write_csv(tmp_path / "good.csv", ["an earlier post that must survive"])
+    work = load_work(make_work(source("good", "csv", "good.csv"), source("bad", kind, name, scope="score")))
+    with Store(tmp_path / "s.sqlite") as store:
+        ingest_work(work, store, sources=["good"])
+        before = rows(store.path)
+        with pytest.raises(ReadError) as caught:
+            ingest_work(work, store, sources=["bad"])
+        assert caught.value.path.name == name
+        assert rows(store.path) == before
+        assert store.db.execute("SELECT text FROM posts").fetchall() == [("an earlier post that must survive",)]

@@ -13,6 +13,8 @@ import pytest
 import tomli_w
 
 from support import DEMO_WORK
+from sugarglass.couplings import CouplingError
+from sugarglass.errors import SugarglassError
 from sugarglass.run import params_per_tick, run_work
 from sugarglass.society import TickParams
 from sugarglass.store import Store
@@ -70,3 +72,20 @@ def test_couplings_reach_the_engine_through_aliases():
     defaults = TickParams()
     per_tick = params_per_tick({"growback": np.array([1.5, 2.5]), "max_age": np.array([120.7, 90.2])}, defaults)
     assert [(p.sugar_growback, p.spice_growback, p.max_age_max) for p in per_tick] == [(1.5, 1.5, 120), (2.5, 2.5, 90)]
+
+
+def test_bad_outputs_and_couplings_stop_the_run_before_any_work(small_demo, tmp_path):
+    document = tomllib.loads(small_demo.read_text(encoding="utf-8"))
+    document["outputs"] = [{"kind": "osc", "host": "no-such-host.invalid", "port": 9000}]
+    small_demo.write_text(tomli_w.dumps(document), encoding="utf-8")
+    work = load_work(small_demo)
+    with Store(work.store_path) as store:
+        with pytest.raises(SugarglassError, match="does not resolve"):
+            run_work(work, store, out_dir=tmp_path / "out")
+        assert store.db.execute("SELECT count(*) FROM posts").fetchone()[0] == 0, "nothing was ingested"
+    assert list((tmp_path / "out").iterdir()) == []
+    document["outputs"] = []
+    document["couplings"] = {"set": {"growbak": "compnorm"}}
+    small_demo.write_text(tomli_w.dumps(document), encoding="utf-8")
+    with Store(work.store_path) as store, pytest.raises(CouplingError, match="no per-tick parameter 'growbak'"):
+        run_work(load_work(small_demo), store, out_dir=tmp_path / "out2")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from .couplings import schedule
+from .couplings import CouplingError, schedule
 from .ingest import IngestResult, ingest_work
 from .outputs import LevelsFile, Outputs, make_output
 from .provenance import build_manifest, write_manifest
@@ -70,27 +70,30 @@ def run_work(work: Work, store: Store, *, seed: int | None = None, steps: int | 
 
     seed = work.seed if seed is None else seed
     out_dir = out_dir or Path("out") / f"{work.name}-{seed}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ingests = ingest_work(work, store)
-    feelings = store.feelings(work.signal.sources)
-    signal = build_signal(feelings, work.signal)
-
+    parameters = tick_parameters()
+    unknown = sorted(set(work.couplings.couplings()) - set(parameters))
+    if unknown:
+        raise CouplingError(f"couplings.set.{unknown[0]}: the society has no per-tick parameter {unknown[0]!r} "
+                            f"(it has: {', '.join(parameters)})")
     society = Society.from_config(work.society, seed, work.base_dir)
-    requested = steps or work.society.steps
-    plan = schedule(work.couplings, signal.fields(), requested, tick_parameters())
-    per_tick = params_per_tick(plan.values, society.default_params())
-    readout = Readout(work.readout)
-    metrics = Metrics()
-    levels = np.zeros((plan.steps, work.readout.elements), dtype=np.uint16)
+    out_dir.mkdir(parents=True, exist_ok=True)
     outputs = [LevelsFile(out_dir / "levels.jsonl"), *(make_output(c, out_dir) for c in work.outputs)]
-
     bar = progress or Progress(transient=True)
     own = progress is None
     if own:
         bar.start()
     try:
-        task = bar.add_task(f"society ({work.society.preset})", total=plan.steps)
+        # Outputs open first: a host that does not resolve or a port that is absent stops the
+        # run before any reading or stepping is done.
         with Outputs(outputs) as sink:
+            ingests = ingest_work(work, store)
+            signal = build_signal(store.feelings(work.signal.sources), work.signal)
+            plan = schedule(work.couplings, signal.fields(), steps or work.society.steps, parameters)
+            per_tick = params_per_tick(plan.values, society.default_params())
+            readout = Readout(work.readout)
+            metrics = Metrics()
+            levels = np.zeros((plan.steps, work.readout.elements), dtype=np.uint16)
+            task = bar.add_task(f"society ({work.society.preset})", total=plan.steps)
             for tick in range(plan.steps):
                 society.step(per_tick[tick] if per_tick else None)
                 row = metrics.record(society)

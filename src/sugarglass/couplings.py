@@ -171,30 +171,44 @@ def signal_index(signal_length: int, steps: int, when_exhausted: str) -> Array:
     return np.minimum(ticks, signal_length - 1)
 
 
-def schedule(config: CouplingsConfig, fields: Mapping[str, Array], steps: int, parameters: tuple[str, ...]) -> Schedule:
-    """Evaluate every coupling over the whole run at once; arrays in, arrays out.
+def compile_couplings(config: CouplingsConfig, parameters: tuple[str, ...],
+                      names: tuple[str, ...] = SIGNAL_NAMES) -> Callable[[Mapping[str, Array]], dict[str, Array]]:
+    """All of a work's couplings as one function from signal arrays to clamped parameter arrays.
 
     ``parameters`` are the names the society accepts per tick; a coupling naming another is an
-    error that lists them. Values are clamped, and a NaN or infinite result is an error that
-    names the parameter and the first tick where it happens.
+    error that lists them. A NaN or infinite result is an error naming the parameter and the
+    first tick (array position) where it happens.
     """
-    length = len(next(iter(fields.values())))
-    index = signal_index(length, steps, config.when_exhausted)
-    env = {name: np.asarray(values, dtype=np.float64)[index] for name, values in fields.items()}
-    env["tick"] = np.arange(len(index), dtype=np.float64)
-    values: dict[str, Array] = {}
+    compiled = []
     for name, coupling in config.couplings().items():
         if name not in parameters:
             raise CouplingError(f"couplings.set.{name}: the society has no per-tick parameter {name!r} "
                                 f"(it has: {', '.join(parameters)})")
-        evaluate = compile_expression(coupling.expr, tuple(env), target=f"couplings.set.{name}")
-        with np.errstate(all="ignore"):
-            column = np.broadcast_to(np.asarray(evaluate(env), dtype=np.float64), index.shape).copy()
-        if coupling.min is not None or coupling.max is not None:
-            column = np.clip(column, -math.inf if coupling.min is None else coupling.min,
-                             math.inf if coupling.max is None else coupling.max)
-        bad = ~np.isfinite(column)
-        if bad.any():
-            raise CouplingError(f"couplings.set.{name} = {coupling.expr!r} is not a finite number at tick {int(np.argmax(bad))}")
-        values[name] = column
-    return Schedule(steps=len(index), values=values, signal_index=index)
+        low = -math.inf if coupling.min is None else coupling.min
+        high = math.inf if coupling.max is None else coupling.max
+        compiled.append((name, coupling.expr, compile_expression(coupling.expr, names, target=f"couplings.set.{name}"), low, high))
+
+    def apply(env: Mapping[str, Array]) -> dict[str, Array]:
+        shape = np.shape(env["tick"])
+        values: dict[str, Array] = {}
+        for name, expr, evaluate, low, high in compiled:
+            with np.errstate(all="ignore"):
+                column = np.clip(np.broadcast_to(np.asarray(evaluate(env), dtype=np.float64), shape), low, high)
+            bad = ~np.isfinite(column)
+            if bad.any():
+                at = int(np.ravel(env["tick"])[np.argmax(np.ravel(bad))])
+                raise CouplingError(f"couplings.set.{name} = {expr!r} is not a finite number at tick {at}")
+            values[name] = column
+        return values
+
+    return apply
+
+
+def schedule(config: CouplingsConfig, fields: Mapping[str, Array], steps: int, parameters: tuple[str, ...]) -> Schedule:
+    """Evaluate every coupling over the whole run at once; arrays in, arrays out."""
+    length = len(next(iter(fields.values())))
+    index = signal_index(length, steps, config.when_exhausted)
+    env = {name: np.asarray(values, dtype=np.float64)[index] for name, values in fields.items()}
+    env["tick"] = np.arange(len(index), dtype=np.float64)
+    apply = compile_couplings(config, parameters, tuple(env))
+    return Schedule(steps=len(index), values=apply(env), signal_index=index)

@@ -7,17 +7,19 @@ posts the store does not have, so ingest can be run as often as the artist likes
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from .affect import Analyzer, LanguageGuesser, clean, make_analyzer
 from .errors import ReadError
 from .records import Post, ScoredPost
 from .sources import ReadReport, read_source
-from .store import NewPost, Store
+from .consent import Consent
+from .store import NewPost, Store, receipt_digest
 from .work import Source, Work
 
 BATCH = 2000
@@ -33,6 +35,7 @@ class IngestResult:
     read: int = 0
     added: int = 0
     unchanged: bool = False
+    ingest_id: int | None = None
     report: ReadReport | None = None
     left_out: dict[str, int] = field(default_factory=dict)
 
@@ -74,7 +77,7 @@ def ingest_work(
     analyzer = analyzer or make_analyzer(work.analyzer.name)
     guesser = LanguageGuesser()
     chosen = [work.source(name) for name in sources] if sources else work.sources
-    return [ingest_source(work, source, store, analyzer, guesser, on_post) for source in chosen]
+    return [result for source in chosen for result in ingest_source(work, source, store, analyzer, guesser, on_post)]
 
 
 def ingest_source(
@@ -84,27 +87,66 @@ def ingest_source(
     analyzer: Analyzer,
     guesser: LanguageGuesser,
     on_post: Callable[[str], None] | None = None,
-) -> IngestResult:
-    """One source file, all or nothing."""
+) -> list[IngestResult]:
+    """One source, each of its files all or nothing. A source whose path is a folder reads
+    every file in it (a watched inbox), its posts' ids prefixed by their file's name."""
     store.check_not_withdrawn(source.id)
     source.consent.check_in_force(source.id)
     path = work.resolve(source.path)
+    if not path.is_dir():
+        return [ingest_file(work, source, path, store, analyzer, guesser, on_post)]
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    return [ingest_file(work, source, p, store, analyzer, guesser, on_post, id_prefix=f"{p.name}:") for p in files]
+
+
+def ingest_file(
+    work: Work,
+    source: Source,
+    path: Path,
+    store: Store,
+    analyzer: Analyzer,
+    guesser: LanguageGuesser,
+    on_post: Callable[[str], None] | None = None,
+    id_prefix: str = "",
+) -> IngestResult:
     digest = file_sha256(path)
-    result = IngestResult(source.id, path, digest)
     report = ReadReport(path, source.on_error)
+    items = read_source(source, path, report)
+    if id_prefix:
+        items = (dataclasses.replace(item, id=id_prefix + item.id) for item in items)
+    return store_posts(work, source, store, analyzer, guesser, digest, items, report, on_post)
+
+
+def store_posts(
+    work: Work,
+    source: Source,
+    store: Store,
+    analyzer: Analyzer,
+    guesser: LanguageGuesser,
+    content_sha256: str,
+    items: Iterable[Post | ScoredPost],
+    report: ReadReport,
+    on_post: Callable[[str], None] | None = None,
+) -> IngestResult:
+    """Clean, deduplicate, score and store posts of one source in one transaction.
+
+    ``items`` may be a lazy reader: it is not touched when content with this hash was already
+    ingested by this analyzer. Feeds and watched folders come through here as files do."""
+    result = IngestResult(source.id, report.path, content_sha256)
     keep_text = source.consent.keeps_text
     skip_foreign = work.analyzer.non_english == "skip"
     with store.transaction():
-        store.register(source.id, source.kind, str(source.path), source.consent)
-        if store.last_ingest_sha256(source.id, analyzer.name, analyzer.version) == digest:
+        store.register(source.id, source.kind, str(getattr(source, "path", None) or getattr(source, "url", "")), source.consent)
+        if store.already_ingested(source.id, content_sha256, analyzer.name, analyzer.version):
             result.unchanged = True
             return result
         result.report = report
         known_ids, known_keys = store.known_posts(source.id)
-        ingest_id = store.begin_ingest(source.id, digest, analyzer.name, analyzer.version, analyzer.licence)
+        ingest_id = store.begin_ingest(source.id, content_sha256, analyzer.name, analyzer.version, analyzer.licence)
+        result.ingest_id = ingest_id
         batch: list[NewPost] = []
         lines_of_ids: dict[str, int] = {}
-        for item in read_source(source, path, report):
+        for item in items:
             result.read += 1
             if on_post is not None:
                 on_post(source.id)
@@ -114,7 +156,7 @@ def ingest_source(
                 else:
                     report.leave_out("already stored")
                 continue
-            new = _prepare(item, keep_text, guesser, analyzer, known_keys, report, skip_foreign)
+            new = prepare_post(item, keep_text, guesser, analyzer, known_keys, report, skip_foreign)
             if new is None:
                 continue
             known_ids.add(item.id)
@@ -132,7 +174,7 @@ def ingest_source(
     return result
 
 
-def _prepare(
+def prepare_post(
     item: Post | ScoredPost,
     keep_text: bool,
     guesser: LanguageGuesser,
@@ -168,3 +210,40 @@ def _prepare(
         not cleaned.is_english,
         (s.compound, s.compnorm, s.pos, s.neg, s.neu),
     )
+
+
+VISITORS = "visitors"
+
+
+def visitor_consent(day: date) -> Consent:
+    """The visitors' source record; each message's own scope is kept beside it (receipts)."""
+    return Consent(
+        granted_by="each visitor, for their own message, on the visitor form",
+        basis="visitor",
+        scope="keep-text",
+        licence="the visitor's own consent on the form, for this work only; withdrawable by receipt code",
+        granted_at=day,
+        evidence="receipts table: the scope each visitor chose and the hash of their receipt code",
+    )
+
+
+def ingest_visitor(work: Work, store: Store, analyzer: Analyzer, guesser: LanguageGuesser,
+                   receipt: str, text: str, scope: str, received_at: datetime) -> IngestResult:
+    """A visitor's message: cleaned and scored like any post, stored under the scope they chose
+    (text kept only for ``keep-text``), with the hash of their receipt. Two visitors may write
+    the same words, so visitors' messages are never dropped as duplicates."""
+    store.check_not_withdrawn(VISITORS)
+    report = ReadReport(Path("visitor form"), "skip")
+    post = Post(receipt_digest(receipt)[:20], text, received_at, VISITORS, 0)
+    result = IngestResult(VISITORS, report.path, receipt_digest(receipt), report=report)
+    with store.transaction():
+        store.register(VISITORS, "visitor-form", "visitor form", visitor_consent(received_at.date()))
+        result.ingest_id = store.begin_ingest(VISITORS, result.file_sha256, analyzer.name, analyzer.version, analyzer.licence)
+        result.read = 1
+        new = prepare_post(post, scope == "keep-text", guesser, analyzer, set(), report, work.analyzer.non_english == "skip")
+        if new is not None:
+            store.add_visitor_post(VISITORS, result.ingest_id, new, receipt, scope, received_at.isoformat(timespec="seconds"))
+            result.added = 1
+        result.left_out = dict(report.left_out)
+        store.finish_ingest(result.ingest_id, read=1, added=result.added, bad=0, left_out=result.left_out)
+    return result

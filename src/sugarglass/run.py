@@ -87,7 +87,7 @@ def run_work(work: Work, store: Store, *, seed: int | None = None, steps: int | 
         # run before any reading or stepping is done.
         with Outputs(outputs) as sink:
             ingests = ingest_work(work, store)
-            signal = build_signal(store.feelings(work.signal.sources), work.signal)
+            signal = build_signal(store.feelings(work.signal_sources), work.signal)
             plan = schedule(work.couplings, signal.fields(), steps or work.society.steps, parameters)
             per_tick = params_per_tick(plan.values, society.default_params())
             readout = Readout(work.readout)
@@ -111,7 +111,7 @@ def run_work(work: Work, store: Store, *, seed: int | None = None, steps: int | 
     finally:
         if own:
             bar.stop()
-    sources_used = work.signal.sources or [s.id for s in work.sources]
+    sources_used = work.signal_sources
     manifest = build_manifest(
         work=work,
         sources=store.provenance(sources_used),

@@ -126,3 +126,23 @@ def plot_signal(signal: Signal, path: Path, title: str) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+class LiveSignal:
+    """The signal of a perpetual run: a tick with fresh feelings reads them; a tick without
+    reads the stored signal at a cursor that then moves on, cycling or holding its last value
+    as the work says. The cursor is all the state there is, so a checkpoint keeps only it."""
+
+    def __init__(self, base: Signal, rule: str, cursor: int = 0):
+        if rule not in ("cycle", "hold"):
+            raise SugarglassError(f"couplings.when_exhausted = {rule!r} cannot drive a perpetual run; use cycle or hold")
+        self.base, self.rule, self.cursor = base, rule, cursor
+
+    def next(self, fresh: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+        if fresh is not None and len(fresh["compound"]):
+            values = {name: float(np.mean(fresh[name])) for name in FEELING_FIELDS}
+            return values | {"count": float(len(fresh["compound"]))}
+        length = len(self.base)
+        at = self.cursor % length if self.rule == "cycle" else min(self.cursor, length - 1)
+        self.cursor += 1
+        return {name: float(column[at]) for name, column in self.base.fields().items()}

@@ -90,6 +90,12 @@ CREATE TABLE IF NOT EXISTS withdrawals (
     feelings_removed INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS receipts (
+    receipt_sha256 TEXT PRIMARY KEY,
+    post INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+    scope TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS posts_by_time ON posts (created_at, source_id, seq);
 """
 
@@ -98,6 +104,10 @@ FEELING_FIELDS = ("compound", "compnorm", "pos", "neg", "neu")
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def receipt_digest(receipt: str) -> str:
+    return hashlib.sha256(receipt.strip().upper().encode()).hexdigest()
 
 
 def consent_digest(consent: Consent) -> str:
@@ -275,6 +285,43 @@ class Store:
             })
         return summaries
 
+    def add_visitor_post(self, source_id: str, ingest_id: int, post: NewPost, receipt: str, scope: str, received_at: str) -> None:
+        """A visitor's message with its own consent: the scope the visitor chose, and the hash
+        of the receipt code that lets them withdraw it (the code itself is never stored)."""
+        self.add_posts(source_id, ingest_id, [post])
+        row = self.db.execute("SELECT id FROM posts WHERE source_id = ? AND post_id = ?", (source_id, post.post_id)).fetchone()
+        self.db.execute(
+            "INSERT INTO receipts (receipt_sha256, post, scope, received_at) VALUES (?, ?, ?, ?)",
+            (receipt_digest(receipt), row[0], scope, received_at),
+        )
+
+    def withdraw_receipt(self, receipt: str) -> int:
+        """Delete the message a receipt code was given for; returns how many posts went (1).
+        The audit log keeps that a visitor's message was withdrawn, never which or what."""
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT r.post, p.source_id FROM receipts r JOIN posts p ON p.id = r.post WHERE r.receipt_sha256 = ?",
+                (receipt_digest(receipt),),
+            ).fetchone()
+            if row is None:
+                raise StoreError("no message is stored under that receipt code (already withdrawn, or mistyped?)")
+            self.db.execute("DELETE FROM posts WHERE id = ?", (row[0],))
+            self.db.execute(
+                "INSERT INTO withdrawals (source_id, withdrawn_at, posts_removed, feelings_removed, reason) VALUES (?, ?, 1, 1, ?)",
+                (row[1], now(), "a visitor withdrew their message by receipt"),
+            )
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return 1
+
+    def feelings_of_ingest(self, ingest_id: int) -> dict[str, np.ndarray]:
+        """The feelings one ingest added, by field: what a live tick reads of its new posts."""
+        rows = self.db.execute(
+            "SELECT f.compound, f.compnorm, f.pos, f.neg, f.neu FROM posts p JOIN feelings f ON f.post = p.id"
+            " WHERE p.ingest_id = ? ORDER BY p.id", (ingest_id,)
+        ).fetchall()
+        columns = np.array(rows, dtype=np.float64).reshape(-1, len(FEELING_FIELDS))
+        return {name: columns[:, i] for i, name in enumerate(FEELING_FIELDS)}
+
     def withdrawals(self) -> list[dict]:
         keys = ("source", "withdrawn_at", "posts_removed", "feelings_removed", "reason")
         rows = self.db.execute(
@@ -284,12 +331,12 @@ class Store:
 
     # -- ingest ----------------------------------------------------------------------------
 
-    def last_ingest_sha256(self, source_id: str, analyzer: str, analyzer_version: str) -> str | None:
-        row = self.db.execute(
-            "SELECT file_sha256 FROM ingests WHERE source_id = ? AND analyzer = ? AND analyzer_version = ? ORDER BY id DESC LIMIT 1",
-            (source_id, analyzer, analyzer_version),
-        ).fetchone()
-        return row[0] if row else None
+    def already_ingested(self, source_id: str, content_sha256: str, analyzer: str, analyzer_version: str) -> bool:
+        """Whether this exact content was ingested for the source by this analyzer before."""
+        return self.db.execute(
+            "SELECT 1 FROM ingests WHERE source_id = ? AND file_sha256 = ? AND analyzer = ? AND analyzer_version = ? LIMIT 1",
+            (source_id, content_sha256, analyzer, analyzer_version),
+        ).fetchone() is not None
 
     def known_posts(self, source_id: str) -> tuple[set[str], set[str]]:
         """The post ids and duplicate keys a source already has, to make re-ingest add nothing."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from .canvas.config import CanvasConfig
 from .consent import Consent
 from .couplings import CouplingsConfig
+from .live.settings import LiveSettings
 from .errors import WorkFileError
 from .outputs.config import OutputConfig
 from .readout import ReadoutConfig
@@ -162,6 +163,7 @@ class Work(_Strict):
     readout: ReadoutConfig = ReadoutConfig()
     canvas: CanvasConfig = Field(default_factory=CanvasConfig)
     outputs: list[OutputConfig] = Field(default_factory=list)
+    live: LiveSettings = Field(default_factory=LiveSettings)
 
     _path: Path = PrivateAttr(default=Path("work.toml"))
 
@@ -175,6 +177,9 @@ class Work(_Strict):
         for name in self.signal.sources or []:
             if name not in seen:
                 raise ValueError(f"signal.sources names {name!r}, which is not a source of this work")
+        for name in self.live.watch:
+            if name not in seen:
+                raise ValueError(f"live.watch names {name!r}, which is not a source of this work")
         if (self.readout.columns, self.readout.rows) != (self.canvas.columns, self.canvas.rows):
             raise ValueError(
                 f"readout is {self.readout.columns} x {self.readout.rows} elements but canvas is "
@@ -193,6 +198,12 @@ class Work(_Strict):
     def resolve(self, path: Path) -> Path:
         """A path from the work file, made absolute against the file's folder."""
         return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def signal_sources(self) -> list[str]:
+        """The sources the stored signal is made of: those the signal names, or every source the
+        work declares (never the visitors' messages, which enter a live run as they come)."""
+        return list(self.signal.sources) if self.signal.sources else [s.id for s in self.sources]
 
     @property
     def store_path(self) -> Path:

@@ -1,0 +1,145 @@
+"""The perpetual run: checkpoints, SIGKILL and SIGTERM, visitors' words entering the signal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomli_w
+
+from support import DEMO_WORK
+from sugarglass.live.checkpoint import load_checkpoint
+from sugarglass.live.hub import Command, LiveHub
+from sugarglass.live.loop import Installation
+from sugarglass.store import Store
+from sugarglass.work import load_work
+
+
+@pytest.fixture
+def live_work(tmp_path: Path) -> Path:
+    shutil.copytree(DEMO_WORK.parent / "demo", tmp_path / "demo")
+    document = tomllib.loads(DEMO_WORK.read_text(encoding="utf-8"))
+    document["canvas"].update(width=60, height=80)
+    document["live"] = {"tick_seconds": 0.02, "checkpoint_every": 10}
+    path = tmp_path / "demo.toml"
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    return path
+
+
+def start(work: Path, out: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sugarglass", "live", str(work), "--no-server", "--out", str(out), *args],
+        cwd=work.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+def lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def wait_for_lines(path: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while lines(path) < count:
+        assert process.poll() is None, process.stdout.read().decode()
+        assert time.monotonic() < deadline, "the live run did not reach the tick in time"
+        time.sleep(0.02)
+
+
+def finish(process: subprocess.Popen) -> str:
+    output = process.communicate(timeout=120)[0].decode()
+    assert process.returncode == 0, output
+    return output
+
+
+def test_sigkill_at_any_moment_then_restart_continues_exactly(live_work, tmp_path):
+    reference = tmp_path / "reference"
+    finish(start(live_work, reference, "--max-ticks", "60"))
+    with Store(load_work(live_work).store_path) as store:
+        stored = store.db.execute("SELECT count(*) FROM feelings").fetchone()[0]
+
+    killed = tmp_path / "killed"
+    process = start(live_work, killed, "--max-ticks", "60")
+    wait_for_lines(killed / "levels.jsonl", 37, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    saved = load_checkpoint(killed / "checkpoints")
+    assert saved is not None and saved.header["tick"] in (30, 40)
+    finish(start(live_work, killed, "--max-ticks", "60"))
+
+    assert (killed / "levels.jsonl").read_bytes() == (reference / "levels.jsonl").read_bytes()
+    a, b = load_checkpoint(reference / "checkpoints"), load_checkpoint(killed / "checkpoints")
+    assert a.header["tick"] == b.header["tick"] == 60
+    for name in a.arrays:
+        assert np.array_equal(a.arrays[name], b.arrays[name]), name
+    assert a.society_path.read_bytes() == b.society_path.read_bytes()
+    with Store(load_work(live_work).store_path) as store:
+        assert store.db.execute("SELECT count(*) FROM feelings").fetchone()[0] == stored
+
+
+def test_sigterm_stops_cleanly_after_a_final_checkpoint(live_work, tmp_path):
+    out = tmp_path / "out"
+    process = start(live_work, out)
+    wait_for_lines(out / "levels.jsonl", 15, process)
+    process.send_signal(signal.SIGTERM)
+    output = finish(process)
+    saved = load_checkpoint(out / "checkpoints")
+    assert saved.header["tick"] == lines(out / "levels.jsonl") >= 15
+    assert f"stopped at tick {saved.header['tick']}" in " ".join(output.split())
+
+
+def test_visitors_words_enter_the_signal_within_one_tick(live_work, tmp_path):
+    work = load_work(live_work)
+    hub = LiveHub(visitor_queue=5)
+    installation = Installation(work, work.live, hub, tmp_path / "out", max_ticks=400)
+    stop = threading.Event()
+    thread = threading.Thread(target=installation.run, args=(stop,))
+    thread.start()
+    try:
+        while installation.tick < 5:
+            time.sleep(0.01)
+        kept = hub.submit_visitor("I came here angry and I leave with hope. Thank you all!", "keep-text")
+        scored = hub.submit_visitor("Zanzibar-lilac secret words, sad and tired", "score")
+        deadline = time.monotonic() + 30
+        while not (hub.latest() and hub.latest().ripples) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        frame = hub.latest()
+        assert frame is not None and len(frame.ripples) == 2
+        hub.command(Command("pause"))
+        time.sleep(0.2)
+        paused_at = installation.tick
+        time.sleep(0.2)
+        assert installation.tick == paused_at and hub.overlay.paused
+        hub.command(Command("resume"))
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert installation.failed is None
+    with Store(work.store_path) as store:
+        rows = store.db.execute(
+            "SELECT p.text, r.scope FROM posts p JOIN receipts r ON r.post = p.id ORDER BY p.id"
+        ).fetchall()
+        assert rows == [("I came here angry and I leave with hope. Thank you all!", "keep-text"), (None, "score")]
+        assert store.withdraw_receipt(kept.lower()) == 1
+        assert store.db.execute("SELECT count(*) FROM receipts").fetchone()[0] == 1
+        with pytest.raises(Exception, match="no message is stored under that receipt"):
+            store.withdraw_receipt(kept)
+    for file in (work.store_path.parent).glob(f"{work.store_path.name}*"):
+        assert b"Zanzibar" not in file.read_bytes()
+    assert scored
+
+
+def test_a_checkpoint_of_another_work_or_seed_is_refused(live_work, tmp_path):
+    work = load_work(live_work)
+    out = tmp_path / "out"
+    Installation(work, work.live, LiveHub(), out, max_ticks=3).run(threading.Event())
+    with pytest.raises(ValueError, match="seed 2019, not 'demo' seed 5"):
+        Installation(work, work.live, LiveHub(), out, seed=5, max_ticks=3).run(threading.Event())

@@ -5,9 +5,10 @@ Drives the default canvas with synthetic 2019-like levels (57 % of levels 0, the
 the plate step (one exact sub-step), the render (upsampling + colour lookup + grain), and the
 encoding (RGB -> 4:2:0 and the encoder, muxing included). Run:
 
-    .venv/bin/python benchmarks/canvas.py [FRAMES] [FORMAT] [GRAIN]
+    .venv/bin/python benchmarks/canvas.py [FRAMES] [FORMAT] [GRAIN] [PRESET] [RENDER_THREADS]
 
-defaults: 480 frames, mp4, grain 0 (the canvas default). The first frames warm up numba and the
+defaults: 480 frames, mp4, grain 0 and x264 preset veryfast (the canvas defaults), and one
+render thread, as `render_levels` uses while the encoder runs (2 shows the parallel kernels). The first frames warm up numba and the
 encoder and are not timed.
 """
 
@@ -18,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 from rich.console import Console
 from rich.table import Table
@@ -47,7 +49,9 @@ def main() -> None:
     frames = int(sys.argv[1]) if len(sys.argv) > 1 else 480
     video_format = sys.argv[2] if len(sys.argv) > 2 else "mp4"
     grain = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
-    config = CanvasConfig(width=WIDTH, height=HEIGHT, format=video_format, grain=grain)
+    preset = sys.argv[4] if len(sys.argv) > 4 else "veryfast"
+    numba.set_num_threads(int(sys.argv[5]) if len(sys.argv) > 5 else 1)
+    config = CanvasConfig(width=WIDTH, height=HEIGHT, format=video_format, grain=grain, preset=preset)
     canvas = Canvas(config, seed=1)
     per_tick = config.frames_per_tick
     levels = levels_2019((frames + WARMUP) // per_tick + 2)
@@ -57,7 +61,7 @@ def main() -> None:
     dt = config.seconds_per_tick / per_tick
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"bench.{video_format}"
-        with VideoWriter(path, WIDTH, HEIGHT, config.fps, video_format, quality=config.quality) as video:
+        with VideoWriter(path, WIDTH, HEIGHT, config.fps, video_format, quality=config.quality, preset=preset) as video:
             total_start = time.perf_counter()
             for i in range(frames + WARMUP):
                 if i == WARMUP:
@@ -80,7 +84,8 @@ def main() -> None:
         size = path.stat().st_size
 
     console = Console()
-    table = Table(title=f"canvas, {frames} frames at {WIDTH} x {HEIGHT}, {video_format}, grain {grain:g}")
+    table = Table(title=f"canvas, {frames} frames at {WIDTH} x {HEIGHT}, {video_format} ({preset}), grain {grain:g}, "
+        f"{numba.get_num_threads()} render thread(s)")
     table.add_column("stage")
     table.add_column("ms / frame", justify="right")
     table.add_column("frames / s", justify="right")

@@ -57,11 +57,16 @@ def test_hysteresis_lags_the_colour_on_cooling_only():
         lagged.step(levels)
     np.testing.assert_array_equal(plain.colour_temperature, plain.temperature)
     np.testing.assert_allclose(lagged.colour_temperature, lagged.temperature)  # heating: no lag
-    for _ in range(3):
+    hot = np.unravel_index(np.argmax(lagged.temperature), lagged.temperature.shape)
+    peak = lagged.temperature[hot]
+    lagged.step(np.zeros(48), ticks=0.02)
+    shift = 0.4 * 5.0
+    first = lagged.colour_temperature[hot]
+    assert first == pytest.approx(peak) and lagged.temperature[hot] < peak - 0.1  # colour holds
+    unlagged = Canvas.from_state(lagged.state(), CanvasConfig())  # same plate, no hysteresis
+    assert np.abs(lagged.render(120, 160).astype(int) - unlagged.render(120, 160)).max() > 20
+    for _ in range(10):
         lagged.step(np.zeros(48))
     lag = lagged.colour_temperature - lagged.temperature
-    shift = 0.4 * 5.0
-    hot = np.unravel_index(np.argmax(lagged.temperature), lag.shape)
     assert lag[hot] == pytest.approx(shift)  # cooled through the dead band: the shifted curve
     assert lag.min() >= 0.0 and lag.max() <= shift + 1e-12
-    assert not np.array_equal(lagged.render(120, 160), Canvas.from_state(lagged.state(), CanvasConfig()).render(120, 160))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import colorsys
-
 import numpy as np
 import pytest
 from conftest import levels_2019
+from matplotlib.colors import rgb_to_hsv
 
 from sugarglass.canvas import Canvas, CanvasConfig
 
@@ -30,15 +29,23 @@ def test_renders_at_any_size_with_black_margins(size):
     np.testing.assert_array_equal(frame, canvas.render(*size))  # a pure function of the state
 
 
+def largest_jump(frame: np.ndarray) -> int:
+    frame = frame.astype(np.int16)
+    return max(np.abs(np.diff(frame, axis=0)).max(), np.abs(np.diff(frame, axis=1)).max())
+
+
 def test_no_hard_edges():
-    frame = warm_canvas().render(720, 960).astype(np.int16)
-    jumps = max(np.abs(np.diff(frame, axis=0)).max(), np.abs(np.diff(frame, axis=1)).max())
-    assert jumps <= 6  # neighbouring pixels; a cell-by-cell (nearest) rendering jumps by far more
+    canvas = warm_canvas()
+    frame = canvas.render(720, 960)
+    assert largest_jump(frame) <= 10
     assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 300  # a smooth ramp, not a few flat tones
+    # the same field drawn cell by cell (nearest neighbour) has the edges this test is for
+    blocky = canvas.table.lookup(np.repeat(np.repeat(canvas.temperature, 10, axis=0), 10, axis=1))
+    assert largest_jump(blocky) > 20
 
 
 def colour_classes(frame: np.ndarray) -> dict[str, float]:
-    hsv = np.array([colorsys.rgb_to_hsv(*p) for p in frame.reshape(-1, 3) / 255.0])
+    hsv = rgb_to_hsv(frame.reshape(-1, 3) / 255.0)
     hue, value = hsv[:, 0] * 360, hsv[:, 2]
     black = value < 0.1
     return {
@@ -52,11 +59,11 @@ def colour_classes(frame: np.ndarray) -> dict[str, float]:
 def test_2019_levels_give_the_photographs_look():
     """The photograph: ~12 % black, ~38 % olive-brown, ~42 % green, the rest blue-violet spots."""
     shares = []
-    for seed in (1, 2):
+    for seed in (1, 2, 3):
         canvas = Canvas(CanvasConfig(), seed=seed)
-        for tick, row in enumerate(levels_2019(220, seed=seed)):
+        for tick, row in enumerate(levels_2019(300, seed=seed)):
             canvas.step(row)
-            if tick >= 100 and tick % 30 == 0:
+            if tick >= 100 and tick % 10 == 0:
                 shares.append(colour_classes(canvas.render(60, 80)))
     mean = {k: np.mean([s[k] for s in shares]) for k in shares[0]}
     assert 0.05 < mean["black"] < 0.22

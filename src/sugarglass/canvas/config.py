@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 
 from sugarglass.errors import SugarglassError
 
@@ -60,7 +67,8 @@ class CanvasConfig(BaseModel):
     frames_per_tick: PositiveInt = 4
     fps: PositiveInt = 24
     format: VideoFormat = "mp4"
-    quality: int = Field(default=20, ge=0, le=51)  # H.264 CRF / VP9 CRF-like; lower is better
+    quality: int = Field(default=20, ge=0, le=51)  # H.264 CRF (VP9 gets it + 11); lower is better
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = "veryfast"  # x264
 
     @model_validator(mode="after")
     def _even_size(self) -> CanvasConfig:

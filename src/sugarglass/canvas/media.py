@@ -13,6 +13,7 @@ import os
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import av
 import numba
@@ -106,7 +107,7 @@ class VideoWriter:
     """Write RGB frames to `path` as `format` ("mp4" H.264, "webm" VP9, or "gif") at `fps`.
 
     Use as a context manager; the file appears under its name only after a clean exit.
-    `quality` is x264's CRF (or VP9's CRF); `palette` (up to 256 RGB rows) is used for GIF
+    `quality` is x264's CRF (VP9 gets it + 11), `preset` x264's speed preset; `palette` (up to 256 RGB rows) is used for GIF
     frames, which are mapped to it with Floyd-Steinberg dithering.
     """
 
@@ -120,6 +121,7 @@ class VideoWriter:
         metadata: dict[str, str] | None = None,
         quality: int = 20,
         palette: np.ndarray | None = None,
+        preset: str = "veryfast",
     ):
         if format not in _CODECS:
             raise ValueError(f"unknown video format {format!r}; known: {', '.join(_CODECS)}")
@@ -131,6 +133,7 @@ class VideoWriter:
         self.width, self.height, self.fps, self.format = width, height, fps, format
         self.metadata = dict(metadata or {})
         self.quality = quality
+        self.preset = preset
         self.frames = 0
         colours = default_palette() if palette is None else np.asarray(palette, dtype=np.uint8)[:256]
         self._palette_image = Image.new("P", (1, 1))
@@ -141,9 +144,11 @@ class VideoWriter:
         self._argb = argb
         self._container: av.container.OutputContainer | None = None
 
-    def __enter__(self) -> VideoWriter:
+    def __enter__(self) -> Self:
         partial = _partial(self.path)
-        options = {"movflags": "+use_metadata_tags"} if self.format == "mp4" else {}
+        options = {"fflags": "+bitexact"}  # no random ids or dates in the container
+        if self.format == "mp4":
+            options["movflags"] = "+use_metadata_tags"
         container = av.open(str(partial), mode="w", format=self.format, options=options)
         if self.format != "gif":
             container.metadata.update({str(k): str(v) for k, v in self.metadata.items()})
@@ -161,7 +166,8 @@ class VideoWriter:
             context.color_trc = 1
             context.color_range = 1  # limited ("MPEG") range
         if self.format == "mp4":
-            stream.options = {"preset": "veryfast", "crf": str(self.quality), "tune": "film"}
+            # x264's macroblock tree makes the bytes differ from run to run; off, it repeats
+            stream.options = {"preset": self.preset, "crf": str(self.quality), "x264-params": "mbtree=0"}
         elif self.format == "webm":
             stream.options = {
                 "crf": str(self.quality + 11),

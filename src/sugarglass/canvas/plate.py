@@ -34,7 +34,7 @@ def check_levels(levels: np.ndarray, count: int, name: str = "levels") -> np.nda
     if bad.any():
         i = int(np.argmax(bad))
         raise CanvasInputError(
-            f"{name}[{i}] = {array[i]!r} is not a level in 0..{LEVEL_MAX:g} "
+            f"{name}[{i}] = {array[i]:g} is not a level in 0..{LEVEL_MAX:g} "
             f"({int(bad.sum())} bad level(s) in all)"
         )
     return array

@@ -111,7 +111,7 @@ def _across(field, index, weight, rows):
 
 @numba.njit(parallel=True, cache=True, fastmath=True)
 def _paint(out, rows, index, weight, top, left, table, low, scale, grain, oy, ox, amplitude):
-    height, width = out.shape[0], out.shape[1]
+    height = out.shape[0]
     inner_h, inner_w = index.shape[0], rows.shape[1]
     last = table.shape[0] - 1
     tile = grain.shape[0]

@@ -143,3 +143,34 @@ def test_a_checkpoint_of_another_work_or_seed_is_refused(live_work, tmp_path):
     Installation(work, work.live, LiveHub(), out, max_ticks=3).run(threading.Event())
     with pytest.raises(ValueError, match="seed 2019, not 'demo' seed 5"):
         Installation(work, work.live, LiveHub(), out, seed=5, max_ticks=3).run(threading.Event())
+
+
+def test_a_withdrawal_during_the_run_reaches_it_at_the_next_tick(live_work, tmp_path):
+    from sugarglass.erasure import notices, withdraw_source
+
+    work = load_work(live_work)
+    hub = LiveHub()
+    out = tmp_path / "out"
+    installation = Installation(work, work.live, hub, out, max_ticks=100_000)
+    stop = threading.Event()
+    thread = threading.Thread(target=installation.run, args=(stop,))
+    thread.start()
+    try:
+        while installation.tick < 5:
+            time.sleep(0.01)
+        with Store(work.store_path) as store:
+            done = withdraw_source(store, "campaign-posts", "asked to by the authors")
+        assert done.posts == 336 and done.outputs_marked == [out.resolve()]
+        deadline = time.monotonic() + 30
+        while len(installation.signal.base) != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert installation.signal.base.count.sum() == 0, "the run now follows a neutral signal"
+        ticks = installation.tick
+        while installation.tick < ticks + 5:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert installation.failed is None
+    assert notices(out)[0]["source"] == "campaign-posts"
+    assert hub.overlay.sources.get("campaign-posts", 0) == 0

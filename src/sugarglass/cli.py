@@ -182,11 +182,14 @@ def consent_withdraw(
     store: StoreOpt = None,
 ) -> None:
     """Delete a source's posts and feelings, record the withdrawal, and refuse it from now on."""
+    from .erasure import withdraw_source
+
     work = load_work(work_file)
     with open_store(work, store) as db:
-        posts, feelings = db.withdraw(source, reason)
-    console.print(f"withdrew [bold]{source}[/]: {posts} posts and {feelings} feelings deleted; "
-                  "later ingests of it will be refused.")
+        done = withdraw_source(db, source, reason)
+    console.print(f"withdrew [bold]{source}[/]: {done.posts} posts and {done.feelings} feelings deleted; "
+                  f"{len(done.outputs_marked)} output folder(s) marked, {len(done.checkpoints_rewritten)} checkpoint(s) "
+                  "rewritten; later ingests of it will be refused.")
 
 
 @feelings_app.command("show")

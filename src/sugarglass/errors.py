@@ -31,7 +31,7 @@ class ReadError(SugarglassError):
     """A source file cannot be read; names the file and, where known, the line or record."""
 
     def __init__(self, path: Path | str, message: str, line: int | None = None):
-        self.path = Path(path)
+        self.path = path if isinstance(path, str) and "://" in path else Path(path)
         self.line = line
         self.reason = message
         where = f"{self.path}, line {line}" if line is not None else str(self.path)

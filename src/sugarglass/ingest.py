@@ -20,7 +20,8 @@ from .records import Post, ScoredPost
 from .sources import ReadReport, read_source
 from .consent import Consent
 from .store import NewPost, Store, receipt_digest
-from .work import Source, Work
+from .sources.feeds import FeedFetch, fetch_feed
+from .work import FeedSource, Source, Work
 
 BATCH = 2000
 
@@ -92,6 +93,9 @@ def ingest_source(
     every file in it (a watched inbox), its posts' ids prefixed by their file's name."""
     store.check_not_withdrawn(source.id)
     source.consent.check_in_force(source.id)
+    if isinstance(source, FeedSource):
+        report = ReadReport(source.url, source.on_error)
+        return [ingest_feed(work, source, store, analyzer, guesser, fetch_feed(source, report), report)]
     path = work.resolve(source.path)
     if not path.is_dir():
         return [ingest_file(work, source, path, store, analyzer, guesser, on_post)]
@@ -115,6 +119,13 @@ def ingest_file(
     if id_prefix:
         items = (dataclasses.replace(item, id=id_prefix + item.id) for item in items)
     return store_posts(work, source, store, analyzer, guesser, digest, items, report, on_post)
+
+
+def ingest_feed(work: Work, source: FeedSource, store: Store, analyzer: Analyzer, guesser: LanguageGuesser,
+                fetched: FeedFetch, report: ReadReport) -> IngestResult:
+    """Store what one fetch of a feed gave: the items its publisher has not opted out of
+    (``report`` is the one the fetch counted its refusals in)."""
+    return store_posts(work, source, store, analyzer, guesser, fetched.body_sha256 or "failed fetch", fetched.posts, report)
 
 
 def store_posts(

@@ -18,7 +18,7 @@ from rich.progress import Progress
 from .couplings import CouplingError, schedule
 from .ingest import IngestResult, ingest_work
 from .outputs import LevelsFile, Outputs, make_output
-from .provenance import build_manifest, write_manifest
+from .provenance import build_manifest, label, write_manifest
 from .readout import Readout
 from .signal import build_signal
 from .store import Store
@@ -50,6 +50,15 @@ def params_per_tick(values: dict[str, np.ndarray], defaults: object) -> list[obj
         })
         for t in range(steps)
     ]
+
+
+def analyzer_record(work: Work) -> dict:
+    """The analyzer and its lexicon, with version and licence, for a manifest."""
+    from .affect import make_analyzer
+
+    analyzer = make_analyzer(work.analyzer.name)
+    return {"name": analyzer.name, "version": analyzer.version, "licence": analyzer.licence,
+            "lexicon": getattr(analyzer, "lexicon", analyzer.name), "non_english": work.analyzer.non_english}
 
 
 @dataclass
@@ -111,11 +120,10 @@ def run_work(work: Work, store: Store, *, seed: int | None = None, steps: int | 
     finally:
         if own:
             bar.stop()
-    sources_used = work.signal_sources
     manifest = build_manifest(
         work=work,
-        sources=store.provenance(sources_used),
-        analyzer={"name": work.analyzer.name, "non_english": work.analyzer.non_english},
+        sources=store.provenance(work.signal_sources),
+        analyzer=analyzer_record(work),
         seed=seed,
         steps=plan.steps,
         sections={
@@ -128,8 +136,10 @@ def run_work(work: Work, store: Store, *, seed: int | None = None, steps: int | 
             "canvas": work.canvas.model_dump(mode="json"),
             "outputs": [c.model_dump(mode="json") for c in work.outputs],
         },
-        files=list(files.values()),
-        out_dir=out_dir,
+        provenance=work.provenance,
     )
-    files["manifest"] = write_manifest(out_dir / "manifest.json", manifest)
+    written = sorted(set(files.values()))
+    sidecars = [side for path in written if (side := label(path, manifest)) is not None]
+    files["manifest"] = write_manifest(out_dir / "manifest.json", manifest, written + sidecars)
+    store.record_output(out_dir, files["manifest"], manifest["work"]["name"], work.signal_sources)
     return RunResult(out_dir, plan.steps, ingests, files, sink.errors)

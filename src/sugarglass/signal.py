@@ -71,6 +71,13 @@ def build_signal(feelings: Feelings, config: SignalConfig) -> Signal:
     return Signal(start=starts, count=count, **means)
 
 
+def neutral_signal() -> Signal:
+    """One tick of no feeling at all: what a live run follows when nothing is stored (yet, or
+    any more after a withdrawal), until words come."""
+    return Signal(start=np.array([np.nan]), count=np.zeros(1, dtype=np.int64),
+                  **{name: np.array([NEUTRAL[name]]) for name in FEELING_FIELDS})
+
+
 def _fill(values: np.ndarray, empty: np.ndarray, rule: str, neutral: float) -> np.ndarray:
     if rule == "neutral":
         return np.where(empty, neutral, values)

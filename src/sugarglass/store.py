@@ -96,6 +96,15 @@ CREATE TABLE IF NOT EXISTS receipts (
     scope TEXT NOT NULL,
     received_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outputs (
+    id INTEGER PRIMARY KEY,
+    folder TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    manifest_sha256 TEXT,
+    work TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS posts_by_time ON posts (created_at, source_id, seq);
 """
 
@@ -321,6 +330,22 @@ class Store:
         ).fetchall()
         columns = np.array(rows, dtype=np.float64).reshape(-1, len(FEELING_FIELDS))
         return {name: columns[:, i] for i, name in enumerate(FEELING_FIELDS)}
+
+    def record_output(self, folder: Path, manifest: Path | None, work: str, sources: list[str], kind: str = "run") -> None:
+        """Remember what a run (or a live run) wrote and from which sources, so that a later
+        withdrawal can find and mark it."""
+        from .provenance import sha256_file
+
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO outputs (folder, kind, manifest_sha256, work, sources, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (str(folder.resolve()), kind, sha256_file(manifest) if manifest else None, work, json.dumps(sorted(sources)), now()),
+            )
+
+    def outputs_using(self, source_id: str) -> list[tuple[Path, str]]:
+        """(folder, kind) of every recorded output made with this source."""
+        rows = self.db.execute("SELECT DISTINCT folder, kind, sources FROM outputs ORDER BY id").fetchall()
+        return [(Path(folder), kind) for folder, kind, sources in rows if source_id in json.loads(sources)]
 
     def withdrawals(self) -> list[dict]:
         keys = ("source", "withdrawn_at", "posts_removed", "feelings_removed", "reason")

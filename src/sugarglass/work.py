@@ -12,15 +12,18 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from . import __version__
 from .canvas.config import CanvasConfig
 from .consent import Consent
 from .couplings import CouplingsConfig
-from .live.settings import LiveSettings
 from .errors import WorkFileError
+from .live.settings import LiveSettings
 from .outputs.config import OutputConfig
+from .provenance.manifest import ProvenanceConfig
 from .readout import ReadoutConfig
 from .society.config import SocietyConfig
 
@@ -88,8 +91,39 @@ class Feelings2019Source(_FileSource):
     kind: Literal["feelings-2019"]
 
 
+class FeedSource(_Strict):
+    """An RSS or Atom feed, polled every ``poll_seconds`` and backed off on failure."""
+
+    id: str = Field(pattern=SLUG, description="the source's name in the store and in manifests")
+    kind: Literal["feed"]
+    url: str
+    consent: Consent
+    on_error: Literal["fail", "skip"] = "fail"
+    poll_seconds: float = Field(default=900, ge=30)
+    max_backoff_seconds: float = Field(default=6 * 3600, ge=30)
+    timeout_seconds: float = Field(default=20, gt=0, le=600)
+    max_bytes: int = Field(default=5_000_000, ge=1024)
+    check_item_pages: bool = True
+    user_agent: str = Field(default=f"Sugarglass/{__version__} (+https://example.org/sugarglass; honours TDMRep)", min_length=1)
+    description: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _backoff_above_poll(self) -> FeedSource:
+        if self.max_backoff_seconds < self.poll_seconds:
+            raise ValueError("max_backoff_seconds must be at least poll_seconds")
+        return self
+
+
 Source = Annotated[
-    TableSource | JsonLinesSource | TwitterArchiveSource | MastodonOutboxSource | Feelings2019Source,
+    TableSource | JsonLinesSource | TwitterArchiveSource | MastodonOutboxSource | Feelings2019Source | FeedSource,
     Field(discriminator="kind"),
 ]
 
@@ -164,6 +198,7 @@ class Work(_Strict):
     canvas: CanvasConfig = Field(default_factory=CanvasConfig)
     outputs: list[OutputConfig] = Field(default_factory=list)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    provenance: ProvenanceConfig = ProvenanceConfig()
 
     _path: Path = PrivateAttr(default=Path("work.toml"))
 
@@ -180,6 +215,8 @@ class Work(_Strict):
         for name in self.live.watch:
             if name not in seen:
                 raise ValueError(f"live.watch names {name!r}, which is not a source of this work")
+            if isinstance(self.source(name), FeedSource):
+                raise ValueError(f"live.watch names the feed {name!r}; feeds are polled on their own schedule")
         if (self.readout.columns, self.readout.rows) != (self.canvas.columns, self.canvas.rows):
             raise ValueError(
                 f"readout is {self.readout.columns} x {self.readout.rows} elements but canvas is "
@@ -247,7 +284,7 @@ def _describe(error: Any, raw: dict) -> str:
     elif kind == "union_tag_invalid":
         what = f"kind must be one of {error['ctx']['expected_tags']}, not {error['ctx']['tag']!r}"
     elif kind == "union_tag_not_found":
-        what = "needs a 'kind' (csv, tsv, jsonl, twitter-archive, mastodon-outbox, feelings-2019)"
+        what = "needs a 'kind' (csv, tsv, jsonl, twitter-archive, mastodon-outbox, feelings-2019, feed)"
     else:
         what = error["msg"].removeprefix("Value error, ")
     return f"{key}: {what}" if key else what
@@ -263,7 +300,7 @@ def _key_name(loc: tuple, raw: dict) -> str:
                 label = str(node[item].get("id", item))
             parts[-1:] = [f"{parts[-1]}[{label}]"] if parts else [f"[{label}]"]
             node = node[item] if isinstance(node, list) and item < len(node) else None
-        elif item in {"csv", "tsv", "jsonl", "twitter-archive", "mastodon-outbox", "feelings-2019", "levels", "osc", "serial"}:
+        elif item in {"csv", "tsv", "jsonl", "twitter-archive", "mastodon-outbox", "feelings-2019", "feed", "levels", "osc", "serial"}:
             continue  # the discriminator's branch name, not a key the artist wrote
         else:
             parts.append(str(item))

@@ -12,6 +12,7 @@ class VaderAnalyzer:
 
     name = "vader"
     licence = "MIT (VADER lexicon and rules, C.J. Hutto, vaderSentiment package)"
+    lexicon = "vader_lexicon.txt and emoji_utf8_lexicon.txt, as the vaderSentiment package ships them"
 
     def __init__(self) -> None:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer

@@ -20,14 +20,15 @@ import numpy as np
 
 from ..affect import LanguageGuesser, make_analyzer
 from ..couplings import compile_couplings
-from ..ingest import VISITORS, ingest_file, ingest_visitor, ingest_work
+from ..ingest import VISITORS, ingest_feed, ingest_file, ingest_visitor, ingest_work
 from ..outputs import Outputs, make_output
 from ..readout import Readout
 from ..run import params_per_tick, tick_parameters
-from ..signal import LiveSignal, build_signal
+from ..signal import LiveSignal, Signal, build_signal, neutral_signal
 from ..society import measure
 from ..store import FEELING_FIELDS, Store
-from ..work import Work
+from ..sources.feeds import FeedPoller
+from ..work import FeedSource, Work
 from .checkpoint import load_checkpoint, save_checkpoint
 from .hub import Frame, LiveHub
 from .settings import LiveSettings
@@ -107,8 +108,9 @@ class Installation:
         self.store = cleanup.enter_context(Store(self.store_path))
         self.analyzer = make_analyzer(work.analyzer.name)
         self.guesser = LanguageGuesser()
-        ingest_work(work, self.store, analyzer=self.analyzer)
-        base = build_signal(self.store.feelings(work.signal_sources), work.signal)
+        ingest_work(work, self.store, analyzer=self.analyzer,
+                    sources=[s.id for s in work.sources if not isinstance(s, FeedSource)])  # feeds: polled
+        base = self._stored_signal()
         self.apply_couplings = compile_couplings(work.couplings, tick_parameters())
         self.readout = Readout(work.readout)
         saved = load_checkpoint(self.checkpoints)
@@ -116,7 +118,7 @@ class Installation:
             self.society = Society.from_config(work.society, self.seed, work.base_dir)
             self.canvas = Canvas(work.canvas, self.seed)
             cursor, log_bytes = 0, 0
-            self.watched: dict[str, list[int]] = {}
+            self.watched: dict[str, dict[str, list[int]]] = {}
             log.info("starting %s afresh (seed %d)", work.name, self.seed)
         else:
             header = saved.header
@@ -133,9 +135,17 @@ class Installation:
         self.signal = LiveSignal(base, work.couplings.when_exhausted, cursor)
         self.levels_log = TickLog(self.out_dir / "levels.jsonl", log_bytes)
         cleanup.callback(self.levels_log.close)
+        self.pollers = {s.id: FeedPoller(s) for s in work.sources if isinstance(s, FeedSource)}
+        for source_id, poller in self.pollers.items():
+            cleanup.callback(poller.close)
+            if saved is not None and source_id in saved.header.get("feeds", {}):
+                poller.restore(saved.header["feeds"][source_id])
         self.outputs = Outputs([make_output(c, self.out_dir) for c in work.outputs])
         self.hub.overlay.work, self.hub.overlay.seed = work.name, self.seed
         self._update_source_counts()
+        self.withdrawals_seen = len(self.store.withdrawals())
+        if saved is None:
+            self.store.record_output(self.out_dir, None, work.name, [*work.signal_sources, VISITORS], kind="live")
 
     # -- one tick --------------------------------------------------------------------------------
 
@@ -144,6 +154,7 @@ class Installation:
             self.paused = command.action == "pause"
             log.info("%s at tick %d", command.action, self.tick)
         self.hub.overlay.paused = self.paused
+        self._follow_withdrawals()
         fresh, ripples = self._take_in()
         if self.paused:
             return
@@ -178,6 +189,7 @@ class Installation:
         ingest_ids: list[int] = []
         for source_id in self.settings.watch:
             source = self.work.source(source_id)
+            marks = self.watched.setdefault(source_id, {})
             path = self.work.resolve(source.path)
             files = [path] if not path.is_dir() else sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
             for file in files:
@@ -186,7 +198,7 @@ class Installation:
                 except FileNotFoundError:
                     continue
                 mark = [stat.st_mtime_ns, stat.st_size]
-                if self.watched.get(str(file)) == mark:
+                if marks.get(str(file)) == mark:
                     continue
                 try:
                     result = ingest_file(self.work, source, file, self.store, self.analyzer, self.guesser,
@@ -195,9 +207,24 @@ class Installation:
                     log.error("watched %s: %s", file, exc)
                     continue
                 finally:
-                    self.watched[str(file)] = mark
+                    marks[str(file)] = mark
                 if result.added:
                     ingest_ids.append(result.ingest_id)
+        for source_id, poller in self.pollers.items():
+            now = time.time()
+            if not poller.due(now):
+                continue
+            fetched = poller.poll(now)
+            if fetched is None:
+                continue
+            try:
+                result = ingest_feed(self.work, self.work.source(source_id), self.store, self.analyzer, self.guesser,
+                                     fetched, poller.report)
+            except Exception as exc:  # noqa: BLE001 - a feed's fault must not stop the installation
+                log.error("feed %s: %s", source_id, exc)
+                continue
+            if result.added:
+                ingest_ids.append(result.ingest_id)
         ripples: list[int] = []
         for message in self.hub.take_visitors():
             try:
@@ -215,6 +242,26 @@ class Installation:
         parts = [self.store.feelings_of_ingest(i) for i in ingest_ids]
         return {name: np.concatenate([p[name] for p in parts]) for name in FEELING_FIELDS}, tuple(ripples)
 
+    def _stored_signal(self) -> Signal:
+        feelings = self.store.feelings(self.work.signal_sources)
+        if len(feelings) == 0:
+            log.warning("no stored feelings: the run follows a neutral signal until words come")
+            return neutral_signal()
+        return build_signal(feelings, self.work.signal)
+
+    def _follow_withdrawals(self) -> None:
+        """A withdrawal made elsewhere (the admin page, the command line) reaches this run at
+        the next tick: the stored signal is rebuilt without the data, and a checkpoint is
+        written at once so that no earlier one is the newest."""
+        count = len(self.store.withdrawals())
+        if count == self.withdrawals_seen:
+            return
+        self.withdrawals_seen = count
+        self.signal = LiveSignal(self._stored_signal(), self.signal.rule, self.signal.cursor)
+        self._update_source_counts()
+        log.info(json.dumps({"tick": self.tick, "withdrawal": "signal rebuilt without the withdrawn data"}))
+        self.checkpoint()
+
     def _update_source_counts(self) -> None:
         self.hub.overlay.sources = {source: c["posts"] for source, c in self.store.counts().items()}
 
@@ -227,6 +274,7 @@ class Installation:
         header = {
             "work": self.work.name, "seed": self.seed, "tick": self.tick, "cursor": self.signal.cursor,
             "levels_bytes": self.levels_log.flush(), "watched": self.watched,
+            "feeds": {source_id: poller.state() for source_id, poller in self.pollers.items()},
         }
         path = save_checkpoint(self.checkpoints, self.society, arrays, header)
         self.checkpointed_at = self.tick

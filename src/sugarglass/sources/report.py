@@ -19,7 +19,7 @@ class ReadReport:
     ``left_out`` counts records dropped on purpose (not public, boosts, duplicates, empty).
     """
 
-    path: Path
+    path: Path | str
     on_error: str
     bad: int = 0
     problems: list[tuple[int | None, str]] = field(default_factory=list)

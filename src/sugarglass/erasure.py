@@ -1,0 +1,95 @@
+"""Withdrawal everywhere: the store, the checkpoints, and a mark on every output made with it.
+
+Deleting rows is not enough for a promise made to the people whose words these were. A
+withdrawal here deletes the posts and feelings (``secure_delete`` overwrites them in the file),
+removes what the live checkpoints still hold about the source (feed item ids, watched file
+marks), writes a notice into every output folder made with the source, and logs the counts.
+A running live installation notices the withdrawal at its next tick and drops the data from
+its signal.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .provenance import write_atomic
+from .store import Store, now
+
+NOTICE = "withdrawn-data.json"
+
+
+@dataclass
+class Withdrawal:
+    """What a withdrawal did, to report to the person who asked for it."""
+
+    source: str
+    posts: int
+    feelings: int
+    outputs_marked: list[Path] = field(default_factory=list)
+    checkpoints_rewritten: list[Path] = field(default_factory=list)
+
+
+def withdraw_source(store: Store, source_id: str, reason: str = "") -> Withdrawal:
+    posts, feelings = store.withdraw(source_id, reason)
+    return _everywhere(store, Withdrawal(source_id, posts, feelings), reason or "consent withdrawn")
+
+
+def withdraw_receipt(store: Store, receipt: str) -> Withdrawal:
+    """A visitor's own message, by the code they were given."""
+    from .ingest import VISITORS
+
+    posts = store.withdraw_receipt(receipt)
+    return _everywhere(store, Withdrawal(VISITORS, posts, posts), "a visitor withdrew their message")
+
+
+def _everywhere(store: Store, done: Withdrawal, reason: str) -> Withdrawal:
+    when = now()
+    for folder, kind in store.outputs_using(done.source):
+        if not folder.is_dir():
+            continue
+        _mark(folder, done.source, when, reason)
+        done.outputs_marked.append(folder)
+        if kind == "live":
+            done.checkpoints_rewritten += scrub_checkpoints(folder / "checkpoints", done.source)
+    return done
+
+
+def _mark(folder: Path, source_id: str, when: str, reason: str) -> None:
+    """Add this withdrawal to the folder's notice (kept as a list, newest last)."""
+    path = folder / NOTICE
+    notices = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    notices.append({"source": source_id, "withdrawn_at": when, "reason": reason,
+                    "meaning": "this output was made with data whose consent has since been withdrawn"})
+    write_atomic(path, (json.dumps(notices, indent=2) + "\n").encode("utf-8"))
+
+
+def notices(folder: Path) -> list[dict]:
+    path = folder / NOTICE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def scrub_checkpoints(folder: Path, source_id: str) -> list[Path]:
+    """Rewrite every live checkpoint in ``folder`` without what it held about the source."""
+    rewritten = []
+    for target in sorted(folder.glob("generation-*")):
+        live = target / "live.npz"
+        if not live.is_file():
+            continue
+        with np.load(live, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            arrays = {name: data[name].copy() for name in data.files if name != "header"}
+        feeds, watched = header.get("feeds", {}), header.get("watched", {})
+        if source_id not in feeds and source_id not in watched:
+            continue
+        feeds.pop(source_id, None)
+        watched.pop(source_id, None)
+        buffer = io.BytesIO()
+        np.savez(buffer, header=np.array(json.dumps(header)), **arrays)
+        write_atomic(live, buffer.getvalue())
+        rewritten.append(live)
+    return rewritten

@@ -1,0 +1,115 @@
+"""Manifests: what went into an output, said exactly, and sealed so a change shows.
+
+A run's manifest names the work, every source with its consent record, the hash of the content
+it was read from and how many of its posts were used, the analyzer and its lexicon with their
+licence, the society's preset and every resolved option, the couplings, the seed and the package
+version. ``manifest.json`` beside the outputs adds the SHA-256 of every file; each output also
+carries the manifest itself (see ``embed``), with the hash of its own content and a seal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .. import __version__
+
+FORMAT = "sugarglass-manifest"
+VERSION = 1
+SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "manifest.schema.json"
+
+DIGITAL_SOURCE_TYPES = {
+    "painting": "http://cv.iptc.org/newscodes/digitalsourcetype/dataDrivenMedia",
+    "model": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
+}
+PLUS_DATA_MINING = "http://ns.useplus.org/ldf/vocab/"
+DataMining = Literal[
+    "DMI-UNSPECIFIED", "DMI-ALLOWED", "DMI-PROHIBITED-AIMLTRAINING", "DMI-PROHIBITED-GENAIMLTRAINING",
+    "DMI-PROHIBITED-EXCEPTSEARCHENGINEINDEXING", "DMI-PROHIBITED", "DMI-PROHIBITED-SEECONSTRAINT",
+]
+
+
+class ProvenanceConfig(BaseModel):
+    """The ``[provenance]`` table: the artist's own word on data mining of the outputs, stated
+    in every file as the PLUS vocabulary says it (``DMI-PROHIBITED-AIMLTRAINING`` and so on).
+    Sugarglass does not choose for the artist: unless the work says, it writes UNSPECIFIED."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_mining: DataMining = "DMI-UNSPECIFIED"
+    constraint: str = ""
+
+    @property
+    def data_mining_uri(self) -> str:
+        return PLUS_DATA_MINING + self.data_mining
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def canonical(value: Any) -> bytes:
+    """One byte string per JSON value (sorted keys, no spaces), so a seal can be recomputed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+
+
+def seal(manifest: dict, content: dict) -> str:
+    return hashlib.sha256(canonical({"manifest": manifest, "content": content})).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write to a temporary file in the same folder, fsync, then rename over the target: a
+    reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def build_manifest(*, work: Any, sources: list[dict], analyzer: dict, seed: int, steps: int,
+                   sections: dict[str, Any], provenance: ProvenanceConfig, kind: str = "painting") -> dict:
+    """The manifest of one run, without its file list; ``sections`` holds each stage's
+    resolved settings."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generator": {"name": "sugarglass", "version": __version__},
+        "work": {
+            "name": work.name, "title": work.title, "artist": work.artist,
+            "file": work.path.name, "sha256": sha256_file(work.path),
+            "path": str(work.path), "store": str(work.store_path),
+        },
+        "digital_source_type": DIGITAL_SOURCE_TYPES[kind],
+        "data_mining": {"plus": provenance.data_mining_uri, "constraint": provenance.constraint},
+        "seed": seed,
+        "steps": steps,
+        "sources": sources,
+        "analyzer": analyzer,
+        **sections,
+    }
+
+
+def write_manifest(path: Path, manifest: dict, files: list[Path]) -> Path:
+    """``manifest.json``: the manifest and the SHA-256 of every file, named relative to it."""
+    listed = {str(f.relative_to(path.parent)): sha256_file(f) for f in sorted(files)}
+    return write_atomic(path, (json.dumps({**manifest, "files": listed}, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -174,3 +174,40 @@ def test_a_withdrawal_during_the_run_reaches_it_at_the_next_tick(live_work, tmp_
     assert installation.failed is None
     assert notices(out)[0]["source"] == "campaign-posts"
     assert hub.overlay.sources.get("campaign-posts", 0) == 0
+
+
+def test_the_live_command_serves_the_page_and_stops_on_sigterm(live_work, tmp_path):
+    import socket
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sugarglass", "live", str(live_work), "--out", str(out), "--port", str(port)],
+        cwd=live_work.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        state = None
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read().decode()
+            try:
+                state = httpx.get(f"http://127.0.0.1:{port}/api/state", timeout=2).json()
+                if state["tick"] >= 3:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        assert state is not None and state["tick"] >= 3 and state["work"] == "demo"
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+    output = finish(process)
+    saved = load_checkpoint(out / "checkpoints")
+    assert saved.header["tick"] == lines(out / "levels.jsonl") >= 3
+    assert f"stopped at tick {saved.header['tick']}" in " ".join(output.split())

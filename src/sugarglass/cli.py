@@ -218,6 +218,14 @@ def feelings_show(work_file: WorkArg, store: StoreOpt = None, out: OutOpt = None
         highlight=False,
     )
     path = plot_signal(signal, out_dir(work, out) / "signal.png", f"{work.title or work.name}: feeling per tick ({grouping})")
+    from .provenance import build_manifest, label
+    from .run import analyzer_record
+
+    with open_store(work, store) as db:
+        sources = db.provenance(work.signal_sources)
+    label(path, build_manifest(work=work, sources=sources, analyzer=analyzer_record(work), seed=work.seed, steps=0,
+                               provenance=work.provenance,
+                               sections={"signal": {**work.signal.model_dump(mode="json"), "ticks": s["ticks"], "posts": s["posts"]}}))
     console.print(f"plot: {path}")
 
 
@@ -259,7 +267,13 @@ def simulate(work_file: WorkArg, steps: StepsOpt = None, seed: SeedOpt = None, o
     folder = out or Path("out") / f"{work.name}-{seed}" / "society"
     with _bar() as progress:
         written = run_society(work.society, seed, steps, folder, work.base_dir, progress=progress)
-    console.print(f"wrote {len(written)} files to {folder}: " + ", ".join(p.name for p in written.values()))
+    from .provenance import build_manifest
+    from .run import label_folder, settings_sections
+
+    manifest = build_manifest(work=work, sources=[], analyzer={}, seed=seed, steps=steps or work.society.steps,
+                              provenance=work.provenance, sections={"society": settings_sections(work)["society"]})
+    label_folder(folder, sorted(written.values()), manifest, work)
+    console.print(f"wrote {len(written)} files to {folder}, each with its manifest: " + ", ".join(p.name for p in written.values()))
 
 
 @app.command()
@@ -346,3 +360,74 @@ def live(
     if installation.failed is not None:
         fail(f"the live run stopped at tick {installation.tick}: {installation.failed}")
     console.print(f"stopped at tick {installation.tick}; checkpoint in {installation.checkpoints}")
+
+
+FileArg = Annotated[Path, typer.Argument(help="An output file, or a run's manifest.json.", show_default=False)]
+
+
+@app.command()
+@friendly
+def verify(file: FileArg, store: StoreOpt = None) -> None:
+    """Check an output against its embedded manifest, and every source's consent as it is now.
+    Exits 1 on any break: changed content, an altered manifest, consent withdrawn or expired."""
+    from .provenance.verify import verify as check
+
+    verdict = check(file, store)
+    table = Table(title=f"verify {file}", title_justify="left", show_header=False)
+    table.add_column("")
+    table.add_column("check")
+    table.add_column("detail", overflow="fold")
+    for c in verdict.checks:
+        table.add_row("[green]✓[/]" if c.ok else "[red]✗[/]", c.name, escape(c.detail))
+    console.print(table)
+    if verdict.ok:
+        console.print("[bold green]VERIFIED[/]: the file is as its manifest says, and every source's consent is in force.")
+        return
+    console.print("[bold red]FAILED[/]: " + escape("; ".join(c.detail for c in verdict.checks if not c.ok)), soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def provenance(
+    file: FileArg,
+    prov: Annotated[bool, typer.Option("--prov", help="Write W3C PROV-JSON instead of the manifest.")] = False,
+) -> None:
+    """Print the manifest an output carries (JSON), or the same as W3C PROV-JSON."""
+    import json as json_module
+
+    from .provenance import read_label
+    from .provenance.prov import to_prov
+
+    if file.name == "manifest.json":
+        record = {"manifest": json_module.loads(file.read_text(encoding="utf-8")), "content": None}
+    else:
+        record = read_label(file).record
+        if record is None:
+            fail(f"no Sugarglass manifest in {file}")
+    if prov:
+        print(to_prov(record["manifest"], record["content"]).serialize(indent=2))
+    else:
+        print(json_module.dumps(record, indent=2, ensure_ascii=False))
+
+
+@app.command()
+@friendly
+def audit(work_file: WorkArg, store: StoreOpt = None) -> None:
+    """The work against the four criteria: consent and scope, local models, visitors, labels.
+    Exits 1 when a source's consent is missing, not in force, or exceeded."""
+    from .audit import audit as run_audit
+
+    work = load_work(work_file)
+    with open_store(work, store) as db:
+        criteria = run_audit(work, db)
+    for number, criterion in enumerate(criteria, start=1):
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column()
+        grid.add_column(overflow="fold")
+        for ok, text in criterion.findings:
+            grid.add_row("[green]✓[/]" if ok else "[red]✗[/]", escape(text))
+        mark = "[green]met[/]" if criterion.ok else "[red]not met[/]"
+        console.print(Panel(grid, title=f"{number}. {criterion.title}: {mark}", title_align="left"))
+    if not criteria[0].ok:
+        raise typer.Exit(1)

@@ -52,6 +52,34 @@ def params_per_tick(values: dict[str, np.ndarray], defaults: object) -> list[obj
     ]
 
 
+def settings_sections(work: Work) -> dict:
+    """Every stage's resolved settings, as a manifest records them."""
+    return {
+        "society": {"preset": work.society.preset, "options": work.society.rules.model_dump(mode="json"),
+                    "landscape": work.society.landscape.model_dump(mode="json")},
+        "couplings": {"when_exhausted": work.couplings.when_exhausted,
+                      "set": {k: v.model_dump(mode="json") for k, v in work.couplings.couplings().items()}},
+        "readout": work.readout.model_dump(mode="json"),
+        "canvas": work.canvas.model_dump(mode="json"),
+        "outputs": [c.model_dump(mode="json") for c in work.outputs],
+    }
+
+
+def label_folder(folder: Path, written: list[Path], manifest: dict, work: Work, signer: object | None = None) -> Path:
+    """Give every written file its manifest (embedded, or a sidecar), sign the images and
+    video when the work names a certificate, and write ``manifest.json`` listing them all."""
+    sidecars = [side for path in written if (side := label(path, manifest)) is not None]
+    if signer is not None:
+        from .c2pa_signing import sign
+
+        use, constraint = work.provenance.c2pa_training_mining()
+        for path in written:
+            if path.suffix in (".png", ".mp4", ".gif"):
+                sign(signer, path, title=f"{work.title or work.name}: {path.name}", manifest=manifest,
+                     digital_source_type=manifest["digital_source_type"], data_mining=use, constraint=constraint)
+    return write_manifest(folder / "manifest.json", manifest, written + sidecars)
+
+
 def analyzer_record(work: Work) -> dict:
     """The analyzer and its lexicon, with version and licence, for a manifest."""
     from .affect import make_analyzer
@@ -85,6 +113,11 @@ def run_work(work: Work, store: Store, *, seed: int | None = None, steps: int | 
         raise CouplingError(f"couplings.set.{unknown[0]}: the society has no per-tick parameter {unknown[0]!r} "
                             f"(it has: {', '.join(parameters)})")
     society = Society.from_config(work.society, seed, work.base_dir)
+    signer = None
+    if work.provenance.c2pa is not None:  # a bad certificate stops the run before any output
+        from .c2pa_signing import load_signer
+
+        signer = load_signer(work.provenance.c2pa, work.base_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = [LevelsFile(out_dir / "levels.jsonl"), *(make_output(c, out_dir) for c in work.outputs)]
     bar = progress or Progress(transient=True)
@@ -121,25 +154,11 @@ def run_work(work: Work, store: Store, *, seed: int | None = None, steps: int | 
         if own:
             bar.stop()
     manifest = build_manifest(
-        work=work,
-        sources=store.provenance(work.signal_sources),
-        analyzer=analyzer_record(work),
-        seed=seed,
-        steps=plan.steps,
-        sections={
-            "signal": {**work.signal.model_dump(mode="json"), "ticks": len(signal), "posts": int(signal.count.sum())},
-            "society": {"preset": work.society.preset, "options": work.society.rules.model_dump(mode="json"),
-                        "landscape": work.society.landscape.model_dump(mode="json")},
-            "couplings": {"when_exhausted": work.couplings.when_exhausted,
-                          "set": {k: v.model_dump(mode="json") for k, v in work.couplings.couplings().items()}},
-            "readout": work.readout.model_dump(mode="json"),
-            "canvas": work.canvas.model_dump(mode="json"),
-            "outputs": [c.model_dump(mode="json") for c in work.outputs],
-        },
-        provenance=work.provenance,
+        work=work, sources=store.provenance(work.signal_sources), analyzer=analyzer_record(work), seed=seed,
+        steps=plan.steps, provenance=work.provenance,
+        sections={"signal": {**work.signal.model_dump(mode="json"), "ticks": len(signal), "posts": int(signal.count.sum())},
+                  **settings_sections(work)},
     )
-    written = sorted(set(files.values()))
-    sidecars = [side for path in written if (side := label(path, manifest)) is not None]
-    files["manifest"] = write_manifest(out_dir / "manifest.json", manifest, written + sidecars)
+    files["manifest"] = label_folder(out_dir, sorted(set(files.values())), manifest, work, signer)
     store.record_output(out_dir, files["manifest"], manifest["work"]["name"], work.signal_sources)
     return RunResult(out_dir, plan.steps, ingests, files, sink.errors)

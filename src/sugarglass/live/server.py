@@ -20,12 +20,14 @@ import math
 import os
 import re
 import secrets
+import signal
 import struct
+import threading
 import time
 import unicodedata
 from collections import deque
-from collections.abc import Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -536,17 +538,27 @@ async def _withdraw_or_404(path: Path, code: str) -> int:
 # -- running it ------------------------------------------------------------------------------------
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that SIGINT/SIGTERM end `run()` normally instead of being raised
+    again afterwards: the installation still has its final checkpoint to write."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {number: signal.signal(number, self.handle_exit) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
 def make_server(app: Starlette, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
     """A configured uvicorn server, not started: `server.run()` in the main thread serves until
-    SIGINT/SIGTERM (uvicorn's handlers), then runs the app's shutdown (and `on_shutdown`).
+    SIGINT/SIGTERM, then runs the app's shutdown (and `on_shutdown`) and returns.
     Proxy headers are off, so a client cannot dodge the rate limit with X-Forwarded-For."""
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, proxy_headers=False,
                             server_header=False, ws_max_size=4096, lifespan="on")
-    return uvicorn.Server(config)
-
-
-def serve(app: Starlette, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
-    """Serve in this (main) thread until SIGINT/SIGTERM; returns the stopped server."""
-    server = make_server(app, host, port, log_level)
-    server.run()
-    return server
+    return _Server(config)

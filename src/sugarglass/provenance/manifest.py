@@ -23,7 +23,6 @@ from .. import __version__
 
 FORMAT = "sugarglass-manifest"
 VERSION = 1
-SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "manifest.schema.json"
 
 DIGITAL_SOURCE_TYPES = {
     "painting": "http://cv.iptc.org/newscodes/digitalsourcetype/dataDrivenMedia",
@@ -36,6 +35,17 @@ DataMining = Literal[
 ]
 
 
+class C2paConfig(BaseModel):
+    """The `[provenance.c2pa]` table of a work file. Relative paths are from the work file's folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    certificate: Path  # PEM chain, the artist's own certificate first
+    private_key: Path  # PEM, unencrypted
+    algorithm: Literal["es256", "es384", "ps256", "ed25519"] = "es256"
+    timestamp_url: str | None = None  # an RFC 3161 time-stamp authority; None signs offline
+
+
 class ProvenanceConfig(BaseModel):
     """The ``[provenance]`` table: the artist's own word on data mining of the outputs, stated
     in every file as the PLUS vocabulary says it (``DMI-PROHIBITED-AIMLTRAINING`` and so on).
@@ -45,6 +55,17 @@ class ProvenanceConfig(BaseModel):
 
     data_mining: DataMining = "DMI-UNSPECIFIED"
     constraint: str = ""
+    c2pa: C2paConfig | None = None
+
+    def c2pa_training_mining(self) -> tuple[Literal["allowed", "notAllowed", "constrained"], str | None]:
+        """The same choice in the words of the CAWG training-and-mining assertion: allowed,
+        not allowed, or constrained with the PLUS term (and the artist's words) as the reason."""
+        if self.data_mining == "DMI-ALLOWED":
+            return "allowed", None
+        if self.data_mining == "DMI-PROHIBITED":
+            return "notAllowed", None
+        words = "the artist has stated no choice" if self.data_mining == "DMI-UNSPECIFIED" else self.data_mining
+        return "constrained", f"{words}: {self.constraint}" if self.constraint else words
 
     @property
     def data_mining_uri(self) -> str:

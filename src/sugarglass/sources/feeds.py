@@ -17,7 +17,6 @@ import logging
 import xml.sax
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import feedparser

@@ -1,0 +1,113 @@
+"""An audit of a work against the four criteria of the essay Sugarglass answers.
+
+For each, what the tool can actually check: every source consented and used within its scope;
+models only local or trained on the artist's own data; visitors able to take part (and to take
+their words back); outputs labelled with what went into them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from .provenance import read_label
+from .store import Store
+from .work import Work
+
+
+@dataclass
+class Criterion:
+    title: str
+    ok: bool = True
+    findings: list[tuple[bool, str]] = field(default_factory=list)
+
+    def note(self, ok: bool, text: str) -> None:
+        self.findings.append((ok, text))
+        self.ok = self.ok and ok
+
+
+def audit(work: Work, store: Store, today: date | None = None) -> list[Criterion]:
+    today = today or date.today()
+    return [_consent(work, store, today), _models(work), _visitors(work), _labels(work, store)]
+
+
+def _consent(work: Work, store: Store, today: date) -> Criterion:
+    criterion = Criterion("Every source is consented and used within its scope")
+    stored = {row["source"]: row for row in store.consents()}
+    counts = store.counts()
+    for source in work.sources:
+        c = source.consent
+        row = stored.get(source.id)
+        if row is not None and row["withdrawn_at"]:
+            criterion.note(False, f"{source.id}: withdrawn on {row['withdrawn_at'][:10]}, yet still named in the work")
+            continue
+        if c.expires is not None and c.expires < today:
+            criterion.note(False, f"{source.id}: consent expired on {c.expires}")
+            continue
+        if c.granted_at > today:
+            criterion.note(False, f"{source.id}: consent only from {c.granted_at}")
+            continue
+        texts = counts.get(source.id, {}).get("with_text", 0)
+        if texts and not c.keeps_text:
+            criterion.note(False, f"{source.id}: {texts} texts stored although the scope is 'score'")
+            continue
+        criterion.note(True, f"{source.id}: {c.basis}, scope {c.scope}, {c.licence}, granted by {c.granted_by} "
+                             f"on {c.granted_at}; {counts.get(source.id, {}).get('posts', 0)} posts stored")
+    for name, row in stored.items():
+        if name not in {s.id for s in work.sources} and not row["withdrawn_at"] and row["posts"] and name != "visitors":
+            criterion.note(False, f"{name}: {row['posts']} posts stored from a source this work no longer declares")
+    return criterion
+
+
+def _models(work: Work) -> Criterion:
+    from .affect import make_analyzer
+
+    criterion = Criterion("Models are local, or trained only on the artist's own data")
+    analyzer = make_analyzer(work.analyzer.name)
+    criterion.note(True, f"scoring: {analyzer.name} {analyzer.version}, a rule-based lexicon shipped inside its "
+                         f"package and run on this machine ({analyzer.licence}); nothing is sent anywhere")
+    criterion.note(True, "no generative model is used by this work")
+    return criterion
+
+
+def _visitors(work: Work) -> Criterion:
+    live = work.live
+    criterion = Criterion("Visitors can take part")
+    criterion.note(True, f"`sugarglass live` serves a visitor form at http://{live.host}:{live.port}/visit: up to "
+                         f"{live.max_message_chars} characters, {live.visitor_limit} messages per "
+                         f"{live.visitor_window_seconds / 60:g} minutes from one device")
+    criterion.note(True, "each visitor chooses 'score only' or 'keep text' and gets a receipt code; /withdraw takes "
+                         "their words back at any time")
+    return criterion
+
+
+def _labels(work: Work, store: Store) -> Criterion:
+    criterion = Criterion("Outputs are labelled")
+    folders = [Path(f) for (f,) in store.db.execute(
+        "SELECT DISTINCT folder FROM outputs WHERE work = ? AND kind = 'run' ORDER BY id", (work.name,))]
+    if not folders:
+        criterion.note(True, "no outputs yet: every run writes manifest.json and labels each file it writes")
+        return criterion
+    for folder in folders:
+        manifest = folder / "manifest.json"
+        if not manifest.is_file():
+            criterion.note(False, f"{folder}: manifest.json is missing")
+            continue
+        names = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+        unlabelled = []
+        for name in names:
+            path = folder / name
+            if path.name.endswith(".manifest.json"):
+                continue
+            try:
+                if not path.is_file() or read_label(path).record is None:
+                    unlabelled.append(name)
+            except Exception:  # noqa: BLE001 - a damaged file is an unlabelled one here
+                unlabelled.append(name)
+        if unlabelled:
+            criterion.note(False, f"{folder}: {len(unlabelled)} file(s) without a manifest: {', '.join(unlabelled)}")
+        else:
+            criterion.note(True, f"{folder}: all {len([n for n in names if not n.endswith('.manifest.json')])} files carry their manifest")
+    return criterion

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from feeds_server import FeedServer
 
 
 @pytest.fixture
@@ -19,3 +20,18 @@ def make_work(tmp_path: Path):
         return path
 
     return make
+
+
+@pytest.fixture
+def server():
+    """A real HTTP server on 127.0.0.1 whose routes a test sets (see feeds_server.py)."""
+    running = FeedServer()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def no_proxies(monkeypatch):
+    """Keep every request on loopback, whatever proxy the environment names."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)

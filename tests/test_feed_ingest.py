@@ -17,19 +17,7 @@ from sugarglass.work import load_work
 
 RSS_TYPE = {"Content-Type": "application/rss+xml"}
 HTML_TYPE = {"Content-Type": "text/html"}
-
-
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def server():
-    running = FeedServer()
-    yield running
-    running.stop()
+pytestmark = pytest.mark.usefixtures("no_proxies")
 
 
 def rss(*items: tuple[str, str, str]) -> str:

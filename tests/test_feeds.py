@@ -29,20 +29,7 @@ from sugarglass.sources.report import ReadReport
 
 RSS = "application/rss+xml"
 HTML = "text/html; charset=utf-8"
-
-
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch):
-    """Keep every request on loopback, whatever proxy the environment names."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def server():
-    running = FeedServer()
-    yield running
-    running.stop()
+pytestmark = pytest.mark.usefixtures("no_proxies")
 
 
 def rss(*items: str) -> str:

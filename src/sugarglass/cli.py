@@ -132,7 +132,8 @@ def ingest(
     console.print(table)
     for r in results:
         for line, reason in (r.report.problems if r.report else [])[:10]:
-            console.print(f"  [yellow]skipped[/] {r.path.name}" + (f":{line}" if line else "") + f": {reason}", highlight=False)
+            where = r.path.name if isinstance(r.path, Path) else r.path
+            console.print(f"  [yellow]skipped[/] {escape(str(where))}" + (f":{line}" if line else "") + f": {escape(reason)}", highlight=False)
 
 
 @consent_app.command("list")

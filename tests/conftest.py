@@ -35,3 +35,13 @@ def no_proxies(monkeypatch):
     """Keep every request on loopback, whatever proxy the environment names."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels():
+    """Compile the society's kernels once, in this process, before any test starts a worker or a
+    subprocess: numba's on-disk cache is then only read, never written by several processes at
+    once (or by one killed mid-write)."""
+    from sugarglass.society.engine import warm_up
+
+    warm_up()

@@ -1,8 +1,9 @@
 """The society: agents as a structure of arrays on a lattice, stepped tick by tick.
 
-`Society` holds the state and runs the schedule of one tick (G, M, T, R in the book's order,
-or the 2019 software's order), calling the numba kernels with plain arrays. It knows nothing of
-text or feelings: whatever couples feelings to the world fills a `TickParams` for each tick.
+`Society` holds the state and its scratch arrays and steps it with one kernel call a tick
+(`tick.run_tick`: G, M, T, R in the book's order, or the 2019 software's order). It knows
+nothing of text or feelings: whatever couples feelings to the world fills a `TickParams` for
+each tick.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
-from sugarglass.society import lifecycle, movement, trade
+from sugarglass.society import lifecycle
 from sugarglass.society.config import Rules, SocietyConfig, check_fits
 from sugarglass.society.landscape import Landscape, load_landscape
-from sugarglass.society.rng import seed_state, shuffle
-from sugarglass.society.space import look_table, rebuild_occupancy
+from sugarglass.society.rng import seed_state
+from sugarglass.society.space import look_shortcuts, look_table, rebuild_occupancy
+from sugarglass.society.tick import rule_codes, run_tick
+
+# Agents a block of the metric sums (see metrics.py); here because the society owns the scratch.
+BLOCK = 1 << 14
 
 # The agent arrays, in the order a checkpoint stores them.
 AGENT_ARRAYS = ("ids", "cell", "sugar", "spice", "sugar_metabolism", "spice_metabolism",
@@ -64,14 +68,6 @@ class TickStats:
     log_price_sum: float = 0.0
     log_price_square_sum: float = 0.0
     prices: int = 0
-
-
-@njit(cache=True)
-def activation_order(rng, alive):
-    """The living agents in a fresh random order."""
-    order = np.flatnonzero(alive).astype(np.int64)
-    shuffle(rng, order)
-    return order
 
 
 class Society:
@@ -128,18 +124,33 @@ class Society:
         return cls(config.rules, landscape, seed)
 
     def _setup_tables(self) -> None:
-        """Derived, never saved: look offsets and scratch buffers."""
+        """Derived, never saved: look tables, rule codes, the neutral parameters and the
+        scratch arrays every tick reuses (a tick allocates nothing)."""
         r = self.rules
+        n = r.agents
         self.look = look_table(r.look, r.vision[1], r.tie_distance == "euclidean")
+        self._look_offset, self._look_upto = look_shortcuts(self.look[0], self.look[1],
+                                                            self.look[2], self.width)
+        self._codes = rule_codes(r, self.width, self.height)
+        self._traits = np.array([r.endowment, r.metabolism, r.vision], dtype=np.int64)
+        self._default_params = TickParams(sugar_growback=r.growback, spice_growback=r.growback,
+                                          max_age_min=r.max_age[0], max_age_max=r.max_age[1])
         if r.trade_rule == "one-unit-2019":
             partner_cells = 1
         elif r.trade_partners == "adjacent":
             partner_cells = 4
         else:
             partner_cells = int(np.count_nonzero(self.look[2] <= r.vision[1]))
-        self._pairs = np.zeros((self.rules.agents * partner_cells, 2), dtype=np.int64)
-        self._plans = np.zeros(self.rules.agents, dtype=np.int64)
-        self._traded = np.zeros(self.rules.agents, dtype=np.bool_)
+        self._pairs = np.zeros((n * partner_cells, 2), dtype=np.int64)
+        self._order = np.zeros(n, dtype=np.int64)
+        self._plans = np.zeros(n, dtype=np.int64)
+        self._traded = np.zeros(n, dtype=np.bool_)
+        self._values = np.zeros(self.look[0].shape[0])
+        self._partner_cells = np.zeros(self.look[0].shape[0], dtype=np.int64)
+        self._price_stats = np.zeros(3)
+        self._wealth = np.zeros(n)  # and the two below: scratch of metrics.measure
+        self._block_sums = np.zeros(((n + BLOCK - 1) // BLOCK, 6))
+        self._totals = np.zeros(6)
         self.trade_pairs = self._pairs[:0]
 
     def _renumber_by_position(self) -> None:
@@ -152,79 +163,30 @@ class Society:
 
     def default_params(self) -> TickParams:
         """The constant parameters the rules imply: a neutral tick."""
-        r = self.rules
-        return TickParams(sugar_growback=r.growback, spice_growback=r.growback,
-                          max_age_min=r.max_age[0], max_age_max=r.max_age[1])
+        return self._default_params
 
     def step(self, params: TickParams | None = None) -> TickStats:
         """Advance one tick: growback, movement with harvest and metabolism, trade, ageing and
-        replacement. Returns what happened (also kept as `self.last`)."""
-        p = params or self.default_params()
-        r = self.rules
-        dx, dy, reach, dist = self.look
-        if r.growback_rule == "constant":
-            lifecycle.grow_back(self.cell_sugar, self.sugar_capacity, p.sugar_growback)
-            lifecycle.grow_back(self.cell_spice, self.spice_capacity, p.spice_growback)
-        else:
-            lifecycle.grow_back_2019(self.rng, p.compound, self.cell_sugar, self.sugar_capacity)
-        goal = movement.GOAL_WELFARE if r.move_goal == "welfare" else movement.GOAL_MOST_SUGAR
-        harvest = (movement.HARVEST_ALL if r.harvest == "all"
-                   else movement.HARVEST_SUGAR_ALL_SPICE_ONE)
-        metabolism = (movement.METABOLISM_SUBTRACT if r.metabolism_rule == "subtract"
-                      else movement.METABOLISM_FRACTION)
-        starvation = (movement.STARVE_SUGAR_OR_SPICE if r.starvation == "sugar-or-spice"
-                      else movement.STARVE_SUGAR_EXACTLY_ZERO)
-        order = activation_order(self.rng, self.alive)
-        world = (self.width, self.height, r.torus)
-        traded = (0, 0, np.zeros(3))
-        if r.move_timing == "sequential":
-            starved = movement.move_in_turn(
-                order, self.rng, *world, dx, dy, reach, dist, r.include_own_cell, goal,
-                harvest, metabolism, r.metabolic_fraction, starvation, self.cell, self.sugar,
-                self.spice, self.sugar_metabolism, self.spice_metabolism, self.vision,
-                self.alive, self.head, self.next_in_cell, self.cell_sugar, self.cell_spice)
-            if r.trade:
-                traded = self._trade(activation_order(self.rng, self.alive))
-        else:
-            movement.plan_moves(
-                order, self.rng, *world, dx, dy, reach, dist, r.include_own_cell, goal,
-                self.cell, self.sugar, self.spice, self.sugar_metabolism, self.spice_metabolism,
-                self.vision, self.head, self.cell_sugar, self.cell_spice, self._plans)
-            if r.trade:
-                traded = self._trade(order)
-            starved = movement.carry_out_plans(
-                order, self._plans, harvest, metabolism, r.metabolic_fraction, starvation,
-                self.cell, self.sugar, self.spice, self.sugar_metabolism, self.spice_metabolism,
-                self.alive, self.head, self.next_in_cell, self.cell_sugar, self.cell_spice)
-        old, born, self.next_id = lifecycle.age_and_replace(
-            self.rng, r.replacement, r.replacement_id == "same", self.next_id, r.endowment,
-            r.metabolism, r.vision, p.newborn_age_range(r.lifespan_rule), self.sugar,
+        replacement, all in one kernel call (`tick.run_tick`). Returns what happened (also
+        kept as `self.last`)."""
+        p = params or self._default_params
+        age_low, age_high = p.newborn_age_range(self.rules.lifespan_rule)
+        dx, dy, _, dist = self.look
+        starved, old, born, self.next_id, exchanges, pairs = run_tick(
+            self.rng, self._codes, self.rules.metabolic_fraction, p.sugar_growback,
+            p.spice_growback, p.compound, age_low, age_high, self.next_id, self._traits,
+            dx, dy, dist, self._look_offset, self._look_upto, self.cell, self.sugar,
             self.spice, self.sugar_metabolism, self.spice_metabolism, self.vision, self.age,
-            self.max_age, self.alive, self.ids, self.cell, self.head, self.next_in_cell)
-        exchanges, pairs, price_stats = traded
+            self.max_age, self.alive, self.ids, self.head, self.next_in_cell, self.cell_sugar,
+            self.cell_spice, self.sugar_capacity, self.spice_capacity, self._order,
+            self._plans, self._traded, self._values, self._partner_cells, self._pairs,
+            self._price_stats)
         self.trade_pairs = self._pairs[:pairs]
         self.tick += 1
-        self.last = TickStats(starved=int(starved), died_of_age=int(old), born=int(born),
-                              exchanges=int(exchanges), trade_pairs=int(pairs),
-                              log_price_sum=float(price_stats[0]),
-                              log_price_square_sum=float(price_stats[1]),
-                              prices=int(price_stats[2]))
+        log_sum, log_square_sum, prices = self._price_stats.tolist()
+        self.last = TickStats(starved, old, born, exchanges, pairs, log_sum, log_square_sum,
+                              int(prices))
         return self.last
-
-    def _trade(self, order: np.ndarray) -> tuple[int, int, np.ndarray]:
-        r = self.rules
-        dx, dy, reach, _ = self.look
-        world = (self.width, self.height, r.torus)
-        if r.trade_rule == "bargain":
-            return trade.trade_bargains(
-                order, self.rng, *world, dx, dy, reach, r.trade_partners == "look",
-                r.partner_order == "random", r.trade_quantities == "integer", self.cell,
-                self.sugar, self.spice, self.sugar_metabolism, self.spice_metabolism,
-                self.vision, self.alive, self.ids, self.head, self.next_in_cell, self._pairs)
-        return trade.trade_one_unit(
-            order, self.rng, *world, dx, dy, reach, r.metabolic_fraction, self.cell,
-            self.sugar, self.spice, self.vision, self.alive, self.ids, self.head,
-            self._traded, self._pairs)
 
     # Views for readers -------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from sugarglass.society.jit import kernel
 from sugarglass.society.rng import random_below, random_between
 from sugarglass.society.space import link, random_free_cell, unlink
 
@@ -48,7 +49,7 @@ def populate(rng, distinct, endowment, metabolism, vision_range, age_range,
                    head, next_in_cell)
 
 
-@njit(cache=True)
+@kernel
 def age_and_replace(rng, replacement, keep_id, next_id, endowment, metabolism, vision_range,
                     age_range, sugar, spice, m_sugar, m_spice, vision, age, max_age, alive,
                     ids, cell, head, next_in_cell):
@@ -88,17 +89,15 @@ def age_and_replace(rng, replacement, keep_id, next_id, endowment, metabolism, v
 PARALLEL_CELLS = 1 << 20
 
 
+@kernel
 def grow_back(stock, capacity, rate):
     """G_alpha: every cell gains `rate`, capped at its capacity. Cells are independent, so
     large worlds use every core without changing the result."""
-    kernel = _grow_back_parallel if stock.shape[0] >= PARALLEL_CELLS else _grow_back_serial
-    kernel(stock, capacity, rate)
-
-
-@njit(cache=True)
-def _grow_back_serial(stock, capacity, rate):
-    for cell in range(stock.shape[0]):
-        stock[cell] = min(stock[cell] + rate, capacity[cell])
+    if stock.shape[0] >= PARALLEL_CELLS:
+        _grow_back_parallel(stock, capacity, rate)
+    else:
+        for cell in range(stock.shape[0]):
+            stock[cell] = min(stock[cell] + rate, capacity[cell])
 
 
 @njit(cache=True, parallel=True)
@@ -107,7 +106,7 @@ def _grow_back_parallel(stock, capacity, rate):
         stock[cell] = min(stock[cell] + rate, capacity[cell])
 
 
-@njit(cache=True)
+@kernel
 def grow_back_2019(rng, compound, cell_sugar, sugar_capacity):
     """The 2019 software's regrowth: with compound > 0, every cell whose sugar is 0 draws a new
     amount uniform in [0, ceil(9 * compound)), capped at its capacity; otherwise nothing grows."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sugarglass.society.jit import kernel
+
 _MASK64 = (1 << 64) - 1
 
 
@@ -71,7 +73,7 @@ def random_between(state, low, high):
     return low + random_below(state, high - low + 1)
 
 
-@njit(cache=True)
+@kernel
 def shuffle(state, items):
     """Fisher-Yates shuffle in place: every order equally likely."""
     for i in range(items.shape[0] - 1, 0, -1):

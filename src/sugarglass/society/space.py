@@ -14,6 +14,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from sugarglass.society.jit import kernel
 from sugarglass.society.rng import random_below
 
 EMPTY = -1
@@ -39,6 +40,31 @@ def look_table(shape: str, max_reach: int, euclidean: bool) -> tuple[np.ndarray,
     table = np.array(rows, dtype=np.int32).reshape(-1, 4)
     return (np.ascontiguousarray(table[:, 0]), np.ascontiguousarray(table[:, 1]),
             np.ascontiguousarray(table[:, 2]), np.ascontiguousarray(table[:, 3]))
+
+
+def look_shortcuts(look_dx: np.ndarray, look_dy: np.ndarray, look_reach: np.ndarray,
+                   width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two tables that spare the kernels work per cell looked at.
+
+    `offset[k]`: row k as a step in cell numbers (dy * width + dx), valid for an agent at
+    least its vision away from every edge, which needs no bounds test per cell.
+    `upto[v]`: how many rows have reach <= v, so a look is a plain loop over a prefix.
+    """
+    offset = look_dy.astype(np.int64) * width + look_dx
+    upto = np.searchsorted(look_reach, np.arange(int(look_reach[-1]) + 1), side="right")
+    return offset, upto.astype(np.int64)
+
+
+@njit(cache=True, inline="always")
+def rows_in_sight(reach, upto):
+    """Rows of the look table within `reach` (a vision beyond the table's sees the table)."""
+    return upto[min(reach, upto.shape[0] - 1)]
+
+
+@njit(cache=True, inline="always")
+def clear_of_edges(hx, hy, reach, width, height):
+    """True when every cell within `reach` of (hx, hy) is inside the world (no wrap, no -1)."""
+    return reach <= hx < width - reach and reach <= hy < height - reach
 
 
 @njit(cache=True, inline="always")
@@ -77,7 +103,7 @@ def unlink(agent, cell, head, next_in_cell):
     next_in_cell[agent] = EMPTY
 
 
-@njit(cache=True)
+@kernel
 def random_free_cell(rng, head):
     """A cell drawn uniformly among the empty ones; -1 if none.
 

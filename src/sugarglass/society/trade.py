@@ -1,6 +1,6 @@
 """Rule T: bilateral trade of sugar for spice, and the 2019 software's one-unit swap.
 
-Both kernels run the agents in the order given (a fresh shuffle each tick) and return what the
+Both kernels run the agents in the order given (a fresh shuffle each tick) and leave what the
 metrics need: the number of exchanges, the number of trading pairs, and the sums of log price
 and its square, from which the geometric-mean price and the spread of log price follow without
 keeping every price.
@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
-from sugarglass.society.movement import PREFETCH_AHEAD, powered_welfare
+from sugarglass.society.jit import kernel
+from sugarglass.society.movement import PREFETCH_AHEAD, PREFETCH_CELLS, powered_welfare
 from sugarglass.society.rng import random_below, shuffle
-from sugarglass.society.space import EMPTY, cell_at, prefetch_agent, prefetch_sight
+from sugarglass.society.space import (
+    EMPTY,
+    cell_at,
+    clear_of_edges,
+    prefetch_agent,
+    prefetch_sight,
+    rows_in_sight,
+)
 
 MRS_TOLERANCE = 1e-9  # MRSs this close (relative) are equal: no trade, as in Mesa
 
 
 @njit(cache=True, inline="always")
 def mrs(sugar, spice, m_sugar, m_spice):
-    """Marginal rate of substitution (p / m2) / (s / m1): how much an agent values sugar."""
-    return (spice / m_spice) / (sugar / m_sugar)
+    """Marginal rate of substitution (p / m2) / (s / m1): how much an agent values sugar.
+    Computed as (p m1) / (s m2), one division instead of three."""
+    return (spice * m_sugar) / (sugar * m_spice)
 
 
 @njit(cache=True, inline="always")
@@ -37,18 +45,24 @@ def bargain(a, b, integer, sugar, spice, m_sugar, m_spice, stats):
         sa, pa, sb, pb = sugar[a], spice[a], sugar[b], spice[b]
         if sa <= 0.0 or pa <= 0.0 or sb <= 0.0 or pb <= 0.0:
             break
-        mrs_a = mrs(sa, pa, m_sugar[a], m_spice[a])
-        mrs_b = mrs(sb, pb, m_sugar[b], m_spice[b])
+        # MRS = (p m1) / (s m2). Both MRSs times the positive product of their denominators
+        # compare as the MRSs do, and the price is the root of one quotient: one division
+        # and one root (and the inverse price alongside, not after), where the MRSs
+        # themselves would chain three divisions and a root.
+        wants_a, has_a = pa * m_sugar[a], sa * m_spice[a]
+        wants_b, has_b = pb * m_sugar[b], sb * m_spice[b]
+        mrs_a, mrs_b = wants_a * has_b, wants_b * has_a
         if abs(mrs_a - mrs_b) <= MRS_TOLERANCE * max(mrs_a, mrs_b):
             break
-        price = math.sqrt(mrs_a * mrs_b)
+        price = math.sqrt((wants_a * wants_b) / (has_a * has_b))
+        inverse = math.sqrt((has_a * has_b) / (wants_a * wants_b))
         # The higher-MRS agent sells spice and buys sugar.
         seller, buyer = (a, b) if mrs_a > mrs_b else (b, a)
         if price >= 1.0:
             sugar_moved = 1.0
             spice_moved = math.floor(price) if integer else price
         else:
-            sugar_moved = math.floor(1.0 / price) if integer else 1.0 / price
+            sugar_moved = math.floor(inverse) if integer else inverse
             spice_moved = 1.0
         seller_sugar = sugar[seller] + sugar_moved
         seller_spice = spice[seller] - spice_moved
@@ -58,15 +72,14 @@ def bargain(a, b, integer, sugar, spice, m_sugar, m_spice, stats):
             break
         ms, ps = m_sugar[seller], m_spice[seller]
         mb, pb_ = m_sugar[buyer], m_spice[buyer]
-        better_off = (
-            powered_welfare(seller_sugar, seller_spice, ms, ps)
-            > powered_welfare(sugar[seller], spice[seller], ms, ps)
-            and powered_welfare(buyer_sugar, buyer_spice, mb, pb_)
-            > powered_welfare(sugar[buyer], spice[buyer], mb, pb_)
-        )
-        not_crossing = mrs(seller_sugar, seller_spice, ms, ps) > mrs(buyer_sugar, buyer_spice,
-                                                                      mb, pb_)
-        if not (better_off and not_crossing):
+        # MRSs stay uncrossed: the seller's still above the buyer's, compared by
+        # cross-multiplying the positive denominators away (same order, no division).
+        if not (seller_spice * ms) * (buyer_sugar * pb_) > (buyer_spice * mb) * (seller_sugar * ps):
+            break
+        if not (powered_welfare(seller_sugar, seller_spice, ms, ps)
+                > powered_welfare(sugar[seller], spice[seller], ms, ps)
+                and powered_welfare(buyer_sugar, buyer_spice, mb, pb_)
+                > powered_welfare(sugar[buyer], spice[buyer], mb, pb_)):
             break
         sugar[seller], spice[seller] = seller_sugar, seller_spice
         sugar[buyer], spice[buyer] = buyer_sugar, buyer_spice
@@ -78,29 +91,29 @@ def bargain(a, b, integer, sugar, spice, m_sugar, m_spice, stats):
     return exchanges
 
 
-@njit(cache=True)
-def trade_bargains(order, rng, width, height, torus, look_dx, look_dy, look_reach,
+@kernel
+def trade_bargains(order, rng, width, height, torus, look_dx, look_dy, look_offset, look_upto,
                    partners_in_sight, random_order, integer, cell, sugar, spice, m_sugar,
-                   m_spice, vision, alive, ids, head, next_in_cell, pairs):
+                   m_spice, vision, alive, ids, head, next_in_cell, partner_cells, pairs,
+                   stats):
     """Each agent in `order` bargains with every agent on its partner cells.
 
     Partner cells are the four adjacent ones, or (`partners_in_sight`) every cell its look
     covers; visited in random order or in the look table's fixed order. `pairs` receives the
-    ids of each pair that traded (up to its length). Returns (exchanges, pairs recorded,
-    [log-price sum, log-price square sum, prices logged]).
+    ids of each pair that traded (up to its length), `stats` the price sums (see `bargain`);
+    `partner_cells` is scratch as long as the look table. Returns (exchanges, pairs recorded).
     """
-    stats = np.zeros(3)
     exchanges = 0
     n_pairs = 0
-    partner_cells = np.empty(look_dx.shape[0], dtype=np.int64)
-    diamond = look_dx.shape[0] > 4 * look_reach[-1]
+    diamond = look_dx.shape[0] > 4 * (look_upto.shape[0] - 1)
+    prefetching = head.shape[0] >= PREFETCH_CELLS
     count = order.shape[0]
     for turn in range(count):
         a = order[turn]
-        if turn + 2 * PREFETCH_AHEAD < count:
+        if prefetching and turn + 2 * PREFETCH_AHEAD < count:
             prefetch_agent(order[turn + 2 * PREFETCH_AHEAD], cell, sugar, spice, m_sugar,
                            m_spice, vision)
-        if turn + PREFETCH_AHEAD < count:
+        if prefetching and turn + PREFETCH_AHEAD < count:
             ahead = order[turn + PREFETCH_AHEAD]
             prefetch_sight(cell[ahead], vision[ahead] if partners_in_sight else 1, diamond,
                            width, head, head, head)
@@ -109,12 +122,16 @@ def trade_bargains(order, rng, width, height, torus, look_dx, look_dy, look_reac
         reach = vision[a] if partners_in_sight else 1
         here = cell[a]
         hx, hy = here % width, here // width
+        inside = clear_of_edges(hx, hy, reach, width, height)
         n = 0
-        for k in range(look_dx.shape[0]):
-            if look_reach[k] > reach:
-                break
-            target = cell_at(hx, hy, look_dx[k], look_dy[k], width, height, torus)
-            if target >= 0 and head[target] != EMPTY:
+        for k in range(rows_in_sight(reach, look_upto)):
+            if inside:
+                target = here + look_offset[k]
+            else:
+                target = cell_at(hx, hy, look_dx[k], look_dy[k], width, height, torus)
+                if target < 0:
+                    continue
+            if head[target] != EMPTY:
                 partner_cells[n] = target
                 n += 1
         if random_order:
@@ -130,7 +147,7 @@ def trade_bargains(order, rng, width, height, torus, look_dx, look_dy, look_reac
                         pairs[n_pairs, 1] = ids[b]
                     n_pairs += 1
                 b = next_in_cell[b]
-    return exchanges, min(n_pairs, pairs.shape[0]), stats
+    return exchanges, min(n_pairs, pairs.shape[0])
 
 
 @njit(cache=True, inline="always")
@@ -143,14 +160,14 @@ def ratio_2019(sugar, spice, fraction):
     return math.sqrt(inside) if inside >= 0.0 else math.nan
 
 
-@njit(cache=True)
-def trade_one_unit(order, rng, width, height, torus, look_dx, look_dy, look_reach, fraction,
-                   cell, sugar, spice, vision, alive, ids, head, traded, pairs):
+@kernel
+def trade_one_unit(order, rng, width, height, torus, look_dx, look_dy, look_upto, fraction,
+                   cell, sugar, spice, vision, alive, ids, head, traded, pairs, stats):
     """The 2019 software's trade: each agent picks the neighbour in sight with the highest
     ratio; if its own ratio is higher and neither has traded this tick, it takes 1 sugar and
-    pays sqrt(r_self * r_other) spice. Same return as `trade_bargains`."""
+    pays sqrt(r_self * r_other) spice. Same arguments' meaning and return as
+    `trade_bargains`; `traded` is scratch, one flag an agent."""
     traded[:] = False
-    stats = np.zeros(3)
     exchanges = 0
     for a in order:
         if not alive[a]:
@@ -160,9 +177,7 @@ def trade_one_unit(order, rng, width, height, torus, look_dx, look_dy, look_reac
         best = EMPTY
         best_ratio = 0.0
         ties = 0
-        for k in range(look_dx.shape[0]):
-            if look_reach[k] > vision[a]:
-                break
+        for k in range(rows_in_sight(vision[a], look_upto)):
             target = cell_at(hx, hy, look_dx[k], look_dy[k], width, height, torus)
             if target < 0 or head[target] == EMPTY:
                 continue
@@ -197,4 +212,4 @@ def trade_one_unit(order, rng, width, height, torus, look_dx, look_dy, look_reac
             pairs[exchanges, 0] = ids[a]
             pairs[exchanges, 1] = ids[best]
         exchanges += 1
-    return exchanges, min(exchanges, pairs.shape[0]), stats
+    return exchanges, min(exchanges, pairs.shape[0])

@@ -20,29 +20,14 @@ import time
 from pathlib import Path
 
 import numba
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from sugarglass.canvas import Canvas, CanvasConfig, VideoWriter
 from sugarglass.canvas.plate import element_powers
+from sugarglass.canvas.synthetic import levels_like_2019
 
 WIDTH, HEIGHT, WARMUP = 1920, 1080, 8
-
-
-def levels_2019(ticks: int, seed: int = 1, on: float = 0.43, switch: float = 0.26) -> np.ndarray:
-    """Levels with the 2019 output's statistics: a two-state chain per element, wealth drifting."""
-    rng = np.random.default_rng(seed)
-    up, down = switch / (2 * (1 - on)), switch / (2 * on)
-    state = rng.random(48) < on
-    wealth = rng.beta(1.5, 2.0, 48)
-    out = np.zeros((ticks, 48))
-    for t in range(ticks):
-        draw = rng.random(48)
-        state = np.where(state, draw >= down, draw < up)
-        wealth = np.clip(wealth + rng.normal(0.0, 0.05, 48), 0.0, 1.0)
-        out[t] = np.where(state, 1500 + 1500 * wealth, 0.0)
-    return out
 
 
 def main() -> None:
@@ -54,7 +39,7 @@ def main() -> None:
     config = CanvasConfig(width=WIDTH, height=HEIGHT, format=video_format, grain=grain, preset=preset)
     canvas = Canvas(config, seed=1)
     per_tick = config.frames_per_tick
-    levels = levels_2019((frames + WARMUP) // per_tick + 2)
+    levels = levels_like_2019((frames + WARMUP) // per_tick + 2)
     for row in levels[:20]:  # start from a warm, patterned plate
         canvas.step(row)
     timings = {"plate step": 0.0, "colour + upsample": 0.0, "encode": 0.0}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .provenance import write_atomic
+from .files import write_atomic
 from .store import Store, now
 
 NOTICE = "withdrawn-data.json"

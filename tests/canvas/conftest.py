@@ -5,22 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-
-def levels_2019(ticks: int, seed: int = 1, on: float = 0.43, switch: float = 0.26) -> np.ndarray:
-    """57 % of levels 0, the rest 1500..3000 (mean about 2130), about 26 % switching per tick."""
-    rng = np.random.default_rng(seed)
-    up, down = switch / (2 * (1 - on)), switch / (2 * on)
-    state = rng.random(48) < on
-    wealth = rng.beta(1.5, 2.0, 48)
-    out = np.zeros((ticks, 48))
-    for t in range(ticks):
-        draw = rng.random(48)
-        state = np.where(state, draw >= down, draw < up)
-        wealth = np.clip(wealth + rng.normal(0.0, 0.05, 48), 0.0, 1.0)
-        out[t] = np.where(state, 1500 + 1500 * wealth, 0.0)
-    return out
+from sugarglass.canvas.synthetic import levels_like_2019
 
 
 @pytest.fixture
 def levels() -> np.ndarray:
-    return levels_2019(40)
+    return levels_like_2019(40)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import levels_2019
 from pydantic import ValidationError
 
 from sugarglass.canvas import Canvas, CanvasConfig, CanvasInputError, render_levels
+from sugarglass.canvas.synthetic import levels_like_2019
 
 
 def test_defaults_are_the_spec_estimates():
@@ -39,7 +39,7 @@ def test_bad_levels_are_named(levels, words):
 
 
 def test_a_bad_tick_in_a_run_is_named_before_anything_is_written(tmp_path):
-    levels = levels_2019(5)
+    levels = levels_like_2019(5)
     levels[3, 12] = 4000
     with pytest.raises(CanvasInputError, match=r"levels\[tick 3\]\[12\] = 4000"):
         render_levels(levels, CanvasConfig(width=32, height=32), tmp_path / "out", seed=0)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from conftest import levels_2019
 from PIL import Image
 
 from sugarglass.canvas import CanvasConfig, VideoWriter, render_levels, write_png
+from sugarglass.canvas.synthetic import levels_like_2019
 
 SMALL = {"width": 96, "height": 128, "frames_per_tick": 2, "fps": 12}
 
@@ -21,7 +21,7 @@ def decode(path):
 
 @pytest.mark.parametrize("fmt", ["mp4", "webm"])
 def test_video_decodes_with_the_expected_frames_and_colours(tmp_path, fmt):
-    levels = levels_2019(6)
+    levels = levels_like_2019(6)
     config = CanvasConfig(format=fmt, **SMALL)
     paths = render_levels(levels, config, tmp_path, seed=1, metadata={"title": "glass", "manifest": '{"n": 1}'})
     assert paths == {"video": tmp_path / f"painting.{fmt}", "png": tmp_path / "painting.png"}
@@ -36,7 +36,7 @@ def test_video_decodes_with_the_expected_frames_and_colours(tmp_path, fmt):
 
 @pytest.mark.parametrize("fmt", ["mp4", "webm"])
 def test_same_seed_same_bytes_and_grain_follows_the_seed(tmp_path, fmt):
-    levels = levels_2019(8)
+    levels = levels_like_2019(8)
     config = CanvasConfig(grain=0.04, format=fmt, **{**SMALL, "width": 240, "height": 320})
     a = render_levels(levels, config, tmp_path / "a", seed=3)
     b = render_levels(levels, config, tmp_path / "b", seed=3)
@@ -48,7 +48,7 @@ def test_same_seed_same_bytes_and_grain_follows_the_seed(tmp_path, fmt):
 
 def test_gif_and_png_are_written_and_readable(tmp_path):
     config = CanvasConfig(format="gif", width=75, height=101, frames_per_tick=3, fps=10)
-    paths = render_levels(levels_2019(4), config, tmp_path, seed=2)
+    paths = render_levels(levels_like_2019(4), config, tmp_path, seed=2)
     gif = Image.open(paths["video"])
     assert gif.format == "GIF" and gif.size == (75, 101) and gif.n_frames == 12
     gif.seek(11)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import levels_2019
 from matplotlib.colors import rgb_to_hsv
 
 from sugarglass.canvas import Canvas, CanvasConfig
+from sugarglass.canvas.synthetic import levels_like_2019
 
 
 def warm_canvas(ticks: int = 30, **options) -> Canvas:
     canvas = Canvas(CanvasConfig(**options), seed=4)
-    for row in levels_2019(ticks, seed=2):
+    for row in levels_like_2019(ticks, seed=2):
         canvas.step(row)
     return canvas
 
@@ -61,7 +61,7 @@ def test_2019_levels_give_the_photographs_look():
     shares = []
     for seed in (1, 2, 3):
         canvas = Canvas(CanvasConfig(), seed=seed)
-        for tick, row in enumerate(levels_2019(300, seed=seed)):
+        for tick, row in enumerate(levels_like_2019(300, seed=seed)):
             canvas.step(row)
             if tick >= 100 and tick % 10 == 0:
                 shares.append(colour_classes(canvas.render(60, 80)))
@@ -74,7 +74,7 @@ def test_2019_levels_give_the_photographs_look():
 
 def test_frames_interpolate_a_tick_exactly():
     config = CanvasConfig(frames_per_tick=5)
-    rows = levels_2019(3, seed=5)
+    rows = levels_like_2019(3, seed=5)
     stepped, framed = Canvas(config), Canvas(config)
     for row in rows:
         frames = list(framed.frames(row, 40, 60))
@@ -87,7 +87,7 @@ def test_frames_interpolate_a_tick_exactly():
 
 def test_state_round_trip_continues_exactly():
     config = CanvasConfig(grain=0.05, hysteresis=True)
-    rows = levels_2019(12, seed=6)
+    rows = levels_like_2019(12, seed=6)
     whole = Canvas(config, seed=9)
     half = Canvas(config, seed=9)
     for row in rows[:6]:
@@ -106,7 +106,7 @@ def test_grain_is_seeded_and_moves_each_step():
     config = CanvasConfig(grain=0.05)
     a, b, c = (warm_canvas(5, grain=0.05) for _ in range(3))
     c = Canvas(config, seed=5)
-    for row in levels_2019(5, seed=2):
+    for row in levels_like_2019(5, seed=2):
         c.step(row)
     np.testing.assert_array_equal(a.render(90, 120), b.render(90, 120))
     assert not np.array_equal(a.render(90, 120), c.render(90, 120))  # another seed

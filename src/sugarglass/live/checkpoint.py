@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..provenance import write_atomic
+from ..files import fsync_folder, write_atomic
 
 FORMAT = "sugarglass-live/1"
 
@@ -29,14 +28,6 @@ class Checkpoint:
     society_path: Path
     arrays: dict[str, np.ndarray]
     header: dict
-
-
-def _fsync_folder(folder: Path) -> None:
-    handle = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 def current_generation(folder: Path) -> int | None:
@@ -59,9 +50,9 @@ def save_checkpoint(folder: Path, society: object, arrays: dict[str, np.ndarray]
     buffer = io.BytesIO()
     np.savez(buffer, header=np.array(json.dumps({"format": FORMAT, **header})), **arrays)
     write_atomic(target / "live.npz", buffer.getvalue())
-    _fsync_folder(target)
+    fsync_folder(target)
     write_atomic(folder / "current.json", json.dumps({"generation": generation, "tick": header.get("tick")}).encode())
-    _fsync_folder(folder)
+    fsync_folder(folder)
     for old in folder.glob("generation-*"):
         if old != target:
             shutil.rmtree(old, ignore_errors=True)

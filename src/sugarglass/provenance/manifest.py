@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from .. import __version__
+from ..files import write_atomic
 
 FORMAT = "sugarglass-manifest"
 VERSION = 1
@@ -87,23 +86,6 @@ def canonical(value: Any) -> bytes:
 
 def seal(manifest: dict, content: dict) -> str:
     return hashlib.sha256(canonical({"manifest": manifest, "content": content})).hexdigest()
-
-
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write to a temporary file in the same folder, fsync, then rename over the target: a
-    reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def build_manifest(*, work: Any, sources: list[dict], analyzer: dict, seed: int, steps: int,

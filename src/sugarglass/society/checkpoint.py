@@ -8,13 +8,13 @@ to disk (fsync), then renamed over it, so a crash mid-save leaves the previous c
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import io
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from sugarglass.files import write_atomic
 from sugarglass.society.config import Rules
 from sugarglass.society.engine import AGENT_ARRAYS, CELL_ARRAYS, Society, TickStats
 
@@ -33,23 +33,9 @@ def save_society(society: Society, path: Path) -> Path:
         "next_id": society.next_id,
         "last": asdict(society.last),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, header=np.array(json.dumps(header)), rng=society.rng, **arrays)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # make the rename itself durable
-    finally:
-        os.close(directory)
-    return path
+    buffer = io.BytesIO()
+    np.savez(buffer, header=np.array(json.dumps(header)), rng=society.rng, **arrays)
+    return write_atomic(path, buffer.getvalue())
 
 
 def load_society(path: Path) -> Society:

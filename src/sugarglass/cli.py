@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import SugarglassError
+from .garden_cli import garden_app
 from .work import Work, load_work
 
 console = Console()
@@ -41,10 +42,12 @@ class _ShowByDefault(TyperGroup):
 
 feelings_app = typer.Typer(cls=_ShowByDefault, help="The stored feelings and the signal made from them.", no_args_is_help=True)
 app.add_typer(feelings_app, name="feelings")
+app.add_typer(garden_app, name="garden")
 
 WorkArg = Annotated[Path, typer.Argument(help="The work file (TOML).", show_default=False)]
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Use this store file instead of the work's.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Output folder (default: out/<work>-<seed>).")]
+SchedulerOpt = Annotated[str | None, typer.Option("--scheduler", help="A dask.distributed scheduler, e.g. tcp://10.0.0.5:8786.")]
 
 
 def friendly(command: Callable) -> Callable:
@@ -99,6 +102,8 @@ def ingest(
     work_file: WorkArg,
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
     store: StoreOpt = None,
+    parallel: Annotated[bool, typer.Option("--parallel", help="Score partitions on Dask workers (a local cluster by default).")] = False,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Read, clean, score and store every source of the work, after checking every consent."""
     from .ingest import ingest_work
@@ -117,7 +122,12 @@ def ingest(
                 progress.advance(tasks[source_id], 250)
                 pending[source_id] = 0
 
-        results = ingest_work(work, db, sources=source, on_post=on_post)
+        if parallel or scheduler:
+            from .scale_cli import ingest_parallel
+
+            results = ingest_parallel(work, db, scheduler=scheduler, sources=source, progress=progress)
+        else:
+            results = ingest_work(work, db, sources=source, on_post=on_post)
         for source_id, task in tasks.items():
             progress.update(task, advance=pending[source_id], total=progress.tasks[task].completed + pending[source_id])
     table = Table(title=f"ingest of {work.name} into {db.path}", title_justify="left")
@@ -432,3 +442,26 @@ def audit(work_file: WorkArg, store: StoreOpt = None) -> None:
         console.print(Panel(grid, title=f"{number}. {criterion.title}: {mark}", title_align="left"))
     if not criteria[0].ok:
         raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def sweep(
+    work_file: WorkArg,
+    settings: Annotated[list[str], typer.Option("--set", help="NAME=V1,V2,... : a preset or society option to sweep (repeatable).")],
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per combination: the work's seed and the ones after it.")] = 1,
+    steps: StepsOpt = None,
+    scheduler: SchedulerOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: out/<work>-sweep).")] = None,
+) -> None:
+    """Run every combination of the settings and seeds as Dask tasks: one Parquet table of
+    metrics per tick, comparison plots, and a manifest for each run."""
+    from .scale_cli import parse_settings
+    from .scale_cli import sweep as run_sweep
+
+    chosen = parse_settings(settings)
+    work = load_work(work_file)
+    with _bar() as progress:
+        table = run_sweep(work, settings=chosen, seeds=seeds, steps=steps or work.society.steps, scheduler=scheduler,
+                          out_dir=out or Path("out") / f"{work.name}-sweep", progress=progress)
+    console.print(f"sweep table: {table}; plots and manifest.json beside it")

@@ -25,6 +25,7 @@ from .live.settings import LiveSettings
 from .outputs.config import OutputConfig
 from .provenance.manifest import ProvenanceConfig
 from .readout import ReadoutConfig
+from .scale.config import ParquetSource, ScaleConfig
 from .society.config import SocietyConfig
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
@@ -123,7 +124,7 @@ class FeedSource(_Strict):
 
 
 Source = Annotated[
-    TableSource | JsonLinesSource | TwitterArchiveSource | MastodonOutboxSource | Feelings2019Source | FeedSource,
+    TableSource | JsonLinesSource | TwitterArchiveSource | MastodonOutboxSource | Feelings2019Source | FeedSource | ParquetSource,
     Field(discriminator="kind"),
 ]
 
@@ -199,6 +200,7 @@ class Work(_Strict):
     outputs: list[OutputConfig] = Field(default_factory=list)
     live: LiveSettings = Field(default_factory=LiveSettings)
     provenance: ProvenanceConfig = ProvenanceConfig()
+    scale: ScaleConfig = ScaleConfig()
 
     _path: Path = PrivateAttr(default=Path("work.toml"))
 
@@ -284,7 +286,7 @@ def _describe(error: Any, raw: dict) -> str:
     elif kind == "union_tag_invalid":
         what = f"kind must be one of {error['ctx']['expected_tags']}, not {error['ctx']['tag']!r}"
     elif kind == "union_tag_not_found":
-        what = "needs a 'kind' (csv, tsv, jsonl, twitter-archive, mastodon-outbox, feelings-2019, feed)"
+        what = "needs a 'kind' (csv, tsv, jsonl, parquet, twitter-archive, mastodon-outbox, feelings-2019, feed)"
     else:
         what = error["msg"].removeprefix("Value error, ")
     return f"{key}: {what}" if key else what
@@ -300,7 +302,7 @@ def _key_name(loc: tuple, raw: dict) -> str:
                 label = str(node[item].get("id", item))
             parts[-1:] = [f"{parts[-1]}[{label}]"] if parts else [f"[{label}]"]
             node = node[item] if isinstance(node, list) and item < len(node) else None
-        elif item in {"csv", "tsv", "jsonl", "twitter-archive", "mastodon-outbox", "feelings-2019", "feed", "levels", "osc", "serial"}:
+        elif item in {"csv", "tsv", "jsonl", "twitter-archive", "mastodon-outbox", "feelings-2019", "feed", "parquet", "levels", "osc", "serial"}:
             continue  # the discriminator's branch name, not a key the artist wrote
         else:
             parts.append(str(item))

@@ -26,6 +26,7 @@ VERSION = 1
 DIGITAL_SOURCE_TYPES = {
     "painting": "http://cv.iptc.org/newscodes/digitalsourcetype/dataDrivenMedia",
     "model": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
+    "composite": "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia",
 }
 PLUS_DATA_MINING = "http://ns.useplus.org/ldf/vocab/"
 DataMining = Literal[

@@ -15,11 +15,13 @@ from .archives import read_mastodon_outbox, read_tweets_js
 from .feelings2019 import read_feelings_2019
 from .report import ReadReport
 from .tables import read_jsonl, read_table
+from ..scale.parquet import read_parquet
 
 READERS = {
     "csv": read_table,
     "tsv": read_table,
     "jsonl": read_jsonl,
+    "parquet": read_parquet,
     "twitter-archive": read_tweets_js,
     "mastodon-outbox": read_mastodon_outbox,
     "feelings-2019": read_feelings_2019,

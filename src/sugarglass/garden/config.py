@@ -1,0 +1,320 @@
+"""The ``[garden]`` table of a work file: the dataset and its consent, the model, training,
+growing, and the chain of image-to-image passes.
+
+A garden work is a normal work file with a ``[garden]`` table; ``load_garden`` reads only the
+keys the garden uses, so it needs no ``[[sources]]``. This module imports no torch, so the main
+command line stays fast; every problem is reported with its key and the file, all at once.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ..consent import Consent
+from ..errors import WorkFileError
+from ..provenance.manifest import ProvenanceConfig
+
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+IMAGE_BASES = ("authored", "explicit", "licence")
+PROCEDURAL_TEXTURES = ("plastic", "metal", "concrete")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(_Strict):
+    """The artist's folder of images and the consent it was gathered under.
+
+    ``generate = "plants"`` fills an empty or missing folder with the project's own procedural
+    plant drawings on first use (the demo); otherwise the folder is only ever read.
+    """
+
+    id: str = Field(pattern=SLUG, description="the dataset's name in manifests and the store")
+    folder: Path
+    consent: Consent
+    generate: Literal["plants"] | None = None
+    generate_count: int = Field(default=320, ge=8, le=20000)
+    min_side: int = Field(default=32, ge=8, description="smaller images are skipped as tiny")
+    description: str = ""
+
+    @field_validator("consent")
+    @classmethod
+    def _basis_for_images(cls, value: Consent) -> Consent:
+        if value.basis not in IMAGE_BASES:
+            raise ValueError(f"basis {value.basis!r} does not cover training on images; "
+                             f"use one of {', '.join(IMAGE_BASES)}")
+        return value
+
+    def check_consent(self) -> None:
+        """Refuse the folder before any image is read unless its consent is in force now."""
+        self.consent.check_in_force(self.id)
+
+
+class TrainConfig(_Strict):
+    """How the GAN learns: hinge loss, Adam, EMA weights for sampling, and a budget.
+
+    The budget is ``steps`` (total, counting any resumed steps) and/or ``minutes`` (wall clock of
+    this invocation); training stops at whichever comes first.
+    """
+
+    batch: int = Field(default=32, ge=2, le=1024)
+    lr_g: float = Field(default=0.0005, gt=0, le=0.1)
+    lr_d: float = Field(default=0.0005, gt=0, le=0.1)
+    beta1: float = Field(default=0.0, ge=0, lt=1)
+    beta2: float = Field(default=0.99, ge=0, lt=1)
+    ema: float = Field(default=0.99, ge=0, lt=1, description="EMA decay of the generator's weights")
+    augment: list[Literal["translation", "cutout", "colour", "flip"]] = ["translation", "cutout", "colour", "flip"]
+    steps: int | None = Field(default=600, ge=1)
+    minutes: float | None = Field(default=None, gt=0)
+    sample_every: int = Field(default=100, ge=1)
+    checkpoint_every: int = Field(default=100, ge=1)
+    eval_every: int = Field(default=100, ge=1, description="steps between SWD measurements for the plot")
+    eval_images: int = Field(default=128, ge=8, le=4096)
+
+    @model_validator(mode="after")
+    def _some_budget(self) -> TrainConfig:
+        if self.steps is None and self.minutes is None:
+            raise ValueError("give a budget: steps, minutes or both")
+        return self
+
+
+class GrowConfig(_Strict):
+    """``garden grow``: how many plants, the grid, and the latent walk video."""
+
+    count: int = Field(default=36, ge=1, le=4096)
+    columns: int = Field(default=6, ge=1, le=64)
+    keyframes: int = Field(default=6, ge=2, le=256, description="latent points the video walks through")
+    frames_between: int = Field(default=24, ge=1, le=600)
+    fps: int = Field(default=24, ge=1, le=120)
+    video_scale: int = Field(default=4, ge=1, le=16, description="each frame is upscaled this much")
+
+
+class ProjectPass(_Strict):
+    """Project each image into the artist's own model (optimise a latent to match it) and
+    blend the regenerated plant over it at ``strength`` (0 keeps the input, 1 the model's)."""
+
+    kind: Literal["project"]
+    strength: float = Field(default=0.7, ge=0, le=1)
+    steps: int = Field(default=60, ge=1, le=5000)
+    lr: float = Field(default=0.05, gt=0, le=10)
+    starts: int = Field(default=4, ge=1, le=64, description="random latents tried, the best kept")
+
+
+class DiffusersPass(_Strict):
+    """A local diffusers pipeline the artist points to; never downloaded. ``text`` adds one
+    image per prompt (``count`` each); ``image`` redraws every input at ``strength``."""
+
+    kind: Literal["diffusers"]
+    model: Path
+    mode: Literal["text", "image"] = "image"
+    prompts: list[str] = Field(default_factory=lambda: ["a lost plant, botanical drawing"], min_length=1)
+    count: int = Field(default=1, ge=1, le=64)
+    strength: float = Field(default=0.5, gt=0, le=1)
+    steps: int = Field(default=20, ge=1, le=500)
+    guidance: float = Field(default=5.0, ge=0, le=50)
+    size: int = Field(default=64, ge=8, le=2048)
+
+    @field_validator("prompts")
+    @classmethod
+    def _written(cls, value: list[str]) -> list[str]:
+        if any(not p.strip() for p in value):
+            raise ValueError("a prompt must not be blank")
+        return value
+
+
+class CollagePass(_Strict):
+    """Chaotic collage: ``outputs`` sheets, each of ``pieces`` inputs cut from their ground and
+    pasted with a random affine (scale, rotation, shear, position), overlapping."""
+
+    kind: Literal["collage"]
+    outputs: int = Field(default=4, ge=1, le=1024)
+    pieces: int = Field(default=7, ge=1, le=256)
+    size: int = Field(default=256, ge=16, le=4096)
+    scale: tuple[float, float] = (0.35, 0.9)
+    rotation: float = Field(default=180.0, ge=0, le=180)
+    shear: float = Field(default=0.3, ge=0, le=2)
+    background: tuple[int, int, int] = (236, 232, 222)
+
+    @field_validator("scale")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] <= value[1] <= 4:
+            raise ValueError("scale is [low, high] with 0 < low <= high <= 4")
+        return value
+
+
+class MaterialPass(_Strict):
+    """Lay a non-organic material over each image: one of the procedural textures
+    (``plastic``, ``metal``, ``concrete``) or an image the artist supplies, with its consent."""
+
+    kind: Literal["material"]
+    texture: str = "concrete"
+    opacity: float = Field(default=0.6, ge=0, le=1)
+    blend: Literal["multiply", "overlay", "screen", "normal"] = "overlay"
+    consent: Consent | None = None
+
+    @model_validator(mode="after")
+    def _consent_for_files(self) -> MaterialPass:
+        if self.texture not in PROCEDURAL_TEXTURES and self.consent is None:
+            raise ValueError(f"texture {self.texture!r} is an image file, so it needs a consent record "
+                             f"(or use one of {', '.join(PROCEDURAL_TEXTURES)})")
+        return self
+
+
+class PosterisePass(_Strict):
+    kind: Literal["posterise"]
+    levels: int = Field(default=4, ge=2, le=128)
+
+
+class JpegPass(_Strict):
+    """Re-encode as JPEG ``times`` times at ``quality``, each time nudged a pixel, so the
+    blocks pile up."""
+
+    kind: Literal["jpeg"]
+    quality: int = Field(default=8, ge=1, le=95)
+    times: int = Field(default=3, ge=1, le=100)
+
+
+class NoisePass(_Strict):
+    kind: Literal["noise"]
+    amount: float = Field(default=0.1, ge=0, le=1)
+    noise: Literal["gaussian", "salt"] = "gaussian"
+
+
+class PixelSortPass(_Strict):
+    """Sort runs of pixels whose brightness lies in [low, high] by brightness."""
+
+    kind: Literal["pixel-sort"]
+    low: float = Field(default=0.25, ge=0, le=1)
+    high: float = Field(default=0.8, ge=0, le=1)
+    direction: Literal["rows", "columns"] = "rows"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PixelSortPass:
+        if self.low > self.high:
+            raise ValueError("low must not be above high")
+        return self
+
+
+PassConfig = Annotated[
+    ProjectPass | DiffusersPass | CollagePass | MaterialPass | PosterisePass | JpegPass | NoisePass | PixelSortPass,
+    Field(discriminator="kind"),
+]
+PASS_KINDS = ("project", "diffusers", "collage", "material", "posterise", "jpeg", "noise", "pixel-sort")
+
+
+class GardenConfig(_Strict):
+    """The ``[garden]`` table. ``size`` is the side of the square images the model makes."""
+
+    dataset: DatasetConfig
+    size: Literal[32, 64, 128] = 64
+    latent: int = Field(default=64, ge=4, le=1024)
+    width: int = Field(default=16, ge=4, le=512, description="channels at full resolution; doubling inwards")
+    train: TrainConfig = TrainConfig()
+    grow: GrowConfig = GrowConfig()
+    passes: list[PassConfig] = Field(default_factory=list)
+
+
+class GardenWork(_Strict):
+    """The keys of a work file the garden reads. Paths are relative to the file's folder."""
+
+    name: str = Field(pattern=SLUG)
+    title: str = ""
+    artist: str = ""
+    seed: int = Field(default=0, ge=0)
+    store: Path | None = None
+    garden: GardenConfig
+    provenance: ProvenanceConfig = ProvenanceConfig()
+
+    _path: Path = PrivateAttr(default=Path("work.toml"))
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        return self._path.parent
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def store_path(self) -> Path:
+        return self.resolve(self.store) if self.store else self.base_dir / f"{self.name}.sqlite"
+
+    @property
+    def dataset_folder(self) -> Path:
+        return self.resolve(self.garden.dataset.folder)
+
+
+GARDEN_KEYS = set(GardenWork.model_fields)
+
+
+def load_garden(path: Path | str) -> GardenWork:
+    """Read a work file's garden and the top-level keys it needs; other tables of the work
+    (sources, society...) are left to the main work model."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WorkFileError(path, ["no such file"]) from None
+    except IsADirectoryError:
+        raise WorkFileError(path, ["is a folder, not a work file"]) from None
+    except UnicodeDecodeError as exc:
+        raise WorkFileError(path, [f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkFileError(path, [f"not valid TOML: {exc}"]) from None
+    if "garden" not in raw:
+        raise WorkFileError(path, ["garden: is missing (a garden work needs a [garden] table)"])
+    picked = {key: value for key, value in raw.items() if key in GARDEN_KEYS}
+    try:
+        work = GardenWork.model_validate(picked)
+    except ValidationError as exc:
+        raise WorkFileError(path, [_describe(error, picked) for error in exc.errors()]) from None
+    work._path = path.resolve()
+    return work
+
+
+def _describe(error: Any, raw: dict) -> str:
+    """One pydantic error as '<key>: <what is wrong>', passes named by position and kind."""
+    parts: list[str] = []
+    node: Any = raw
+    for item in error["loc"]:
+        if isinstance(item, int):
+            label = str(item)
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) and "kind" in node[item]:
+                label = f"{item}:{node[item]['kind']}"
+            parts[-1:] = [f"{parts[-1]}[{label}]"] if parts else [f"[{label}]"]
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        elif item in PASS_KINDS and not (isinstance(node, dict) and item in node):
+            continue  # the discriminator's branch, not a key the artist wrote
+        else:
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    key = ".".join(parts)
+    kind = error["type"]
+    if kind == "missing":
+        what = "is missing" + (" (a dataset needs a consent record)" if key.endswith("dataset.consent") else "")
+    elif kind == "extra_forbidden":
+        what = "is not a known key"
+    elif kind == "union_tag_invalid":
+        what = f"kind must be one of {error['ctx']['expected_tags']}, not {error['ctx']['tag']!r}"
+    elif kind == "union_tag_not_found":
+        what = f"needs a 'kind' ({', '.join(PASS_KINDS)})"
+    else:
+        what = error["msg"].removeprefix("Value error, ")
+    return f"{key}: {what}" if key else what

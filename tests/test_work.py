@@ -27,7 +27,7 @@ def test_source_without_consent_is_refused_naming_it(make_work):
         load_work(path)
     message = str(caught.value)
     assert str(path) in message
-    assert "sources[press].consent: is missing (every source needs a consent record)" in message
+    assert "sources[press].consent: is missing (nothing enters without a consent record)" in message
 
 
 def test_incomplete_consent_lists_every_missing_field(make_work):

@@ -11,7 +11,7 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -182,14 +182,39 @@ class SignalConfig(_Strict):
         return parse_duration(self.window) if self.window else None
 
 
-class Work(_Strict):
-    """A whole work file. Paths inside it are relative to the file's own folder."""
+class WorkFile(_Strict):
+    """What every work file has, whichever work it scores: a name, an artist, a seed, a store,
+    the artist's provenance statement, and the folder its paths are relative to."""
 
     name: str = Field(pattern=SLUG)
     title: str = ""
     artist: str = ""
     seed: int = Field(default=0, ge=0)
     store: Path | None = None
+    provenance: ProvenanceConfig = ProvenanceConfig()
+
+    _path: Path = PrivateAttr(default=Path("work.toml"))
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        return self._path.parent
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the work file, made absolute against the file's folder."""
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def store_path(self) -> Path:
+        return self.resolve(self.store) if self.store else self.base_dir / f"{self.name}.sqlite"
+
+
+class Work(WorkFile):
+    """The sentiment work: sources, signal, society, couplings, readout, canvas, outputs."""
+
     analyzer: AnalyzerConfig = AnalyzerConfig()
     sources: list[Source] = Field(min_length=1)
     signal: SignalConfig = SignalConfig(window="1d")
@@ -199,10 +224,7 @@ class Work(_Strict):
     canvas: CanvasConfig = Field(default_factory=CanvasConfig)
     outputs: list[OutputConfig] = Field(default_factory=list)
     live: LiveSettings = Field(default_factory=LiveSettings)
-    provenance: ProvenanceConfig = ProvenanceConfig()
     scale: ScaleConfig = ScaleConfig()
-
-    _path: Path = PrivateAttr(default=Path("work.toml"))
 
     @model_validator(mode="after")
     def _unique_sources(self) -> Work:
@@ -227,26 +249,10 @@ class Work(_Strict):
         return self
 
     @property
-    def path(self) -> Path:
-        return self._path
-
-    @property
-    def base_dir(self) -> Path:
-        return self._path.parent
-
-    def resolve(self, path: Path) -> Path:
-        """A path from the work file, made absolute against the file's folder."""
-        return path if path.is_absolute() else (self.base_dir / path).resolve()
-
-    @property
     def signal_sources(self) -> list[str]:
         """The sources the stored signal is made of: those the signal names, or every source the
         work declares (never the visitors' messages, which enter a live run as they come)."""
         return list(self.signal.sources) if self.signal.sources else [s.id for s in self.sources]
-
-    @property
-    def store_path(self) -> Path:
-        return self.resolve(self.store) if self.store else self.base_dir / f"{self.name}.sqlite"
 
     def source(self, source_id: str) -> Source:
         for source in self.sources:
@@ -256,37 +262,51 @@ class Work(_Strict):
         raise KeyError(f"work {self.name!r} has no source {source_id!r} (it has: {known})")
 
 
-def load_work(path: Path | str) -> Work:
-    """Read and validate a work file; every problem is reported with its key, in one error."""
-    path = Path(path)
+def read_work_file(path: Path) -> dict:
+    """The TOML of a work file, or an error naming the file and what is wrong with it."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise WorkFileError(path, ["no such file"]) from None
+    except IsADirectoryError:
+        raise WorkFileError(path, ["is a folder, not a work file"]) from None
     except UnicodeDecodeError as exc:
         raise WorkFileError(path, [f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise WorkFileError(path, [f"not valid TOML: {exc}"]) from None
+
+
+W = TypeVar("W", bound=WorkFile)
+
+
+def validate_work(model: type[W], raw: dict, path: Path) -> W:
+    """Validate a work file's tables; every problem is reported with its key, in one error."""
     try:
-        work = Work.model_validate(raw)
+        work = model.model_validate(raw)
     except ValidationError as exc:
-        raise WorkFileError(path, [_describe(error, raw) for error in exc.errors()]) from None
+        raise WorkFileError(path, [describe(error, raw) for error in exc.errors()]) from None
     work._path = path.resolve()
     return work
 
 
-def _describe(error: Any, raw: dict) -> str:
-    """One pydantic error as '<key>: <what is wrong>', naming sources by their id."""
+def load_work(path: Path | str) -> Work:
+    path = Path(path)
+    return validate_work(Work, read_work_file(path), path)
+
+
+def describe(error: Any, raw: dict) -> str:
+    """One pydantic error as '<key>: <what is wrong>'. Items of a list are named by their id,
+    or by position and kind (``sources[river]``, ``garden.passes[0:jpeg]``)."""
     key = _key_name(error["loc"], raw)
     kind = error["type"]
     if kind == "missing":
-        what = "is missing" + (" (every source needs a consent record)" if key.endswith(".consent") else "")
+        what = "is missing" + (" (nothing enters without a consent record)" if key.endswith(".consent") else "")
     elif kind == "extra_forbidden":
         what = "is not a known key"
     elif kind == "union_tag_invalid":
         what = f"kind must be one of {error['ctx']['expected_tags']}, not {error['ctx']['tag']!r}"
     elif kind == "union_tag_not_found":
-        what = "needs a 'kind' (csv, tsv, jsonl, parquet, twitter-archive, mastodon-outbox, feelings-2019, feed)"
+        what = f"needs a 'kind' (one of {error['ctx']['discriminator']}'s values)"
     else:
         what = error["msg"].removeprefix("Value error, ")
     return f"{key}: {what}" if key else what
@@ -295,15 +315,16 @@ def _describe(error: Any, raw: dict) -> str:
 def _key_name(loc: tuple, raw: dict) -> str:
     parts: list[str] = []
     node: Any = raw
-    for item in loc:
+    for position, item in enumerate(loc):
         if isinstance(item, int):
             label = str(item)
             if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
-                label = str(node[item].get("id", item))
+                entry = node[item]
+                label = str(entry["id"]) if "id" in entry else f"{item}:{entry['kind']}" if "kind" in entry else label
             parts[-1:] = [f"{parts[-1]}[{label}]"] if parts else [f"[{label}]"]
             node = node[item] if isinstance(node, list) and item < len(node) else None
-        elif item in {"csv", "tsv", "jsonl", "twitter-archive", "mastodon-outbox", "feelings-2019", "feed", "parquet", "levels", "osc", "serial"}:
-            continue  # the discriminator's branch name, not a key the artist wrote
+        elif isinstance(node, dict) and item not in node and position < len(loc) - 1:
+            continue  # a discriminated union's branch name, not a key the artist wrote
         else:
             parts.append(str(item))
             node = node.get(item) if isinstance(node, dict) else None

@@ -8,25 +8,22 @@ command line stays fast; every problem is reported with its key and the file, al
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from ..consent import Consent
 from ..errors import WorkFileError
-from ..provenance.manifest import ProvenanceConfig
+from ..work import WorkFile, read_work_file, validate_work
 
-SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+from ..work import SLUG
 IMAGE_BASES = ("authored", "explicit", "licence")
 PROCEDURAL_TEXTURES = ("plastic", "metal", "concrete")
 
@@ -228,33 +225,10 @@ class GardenConfig(_Strict):
     passes: list[PassConfig] = Field(default_factory=list)
 
 
-class GardenWork(_Strict):
+class GardenWork(WorkFile):
     """The keys of a work file the garden reads. Paths are relative to the file's folder."""
 
-    name: str = Field(pattern=SLUG)
-    title: str = ""
-    artist: str = ""
-    seed: int = Field(default=0, ge=0)
-    store: Path | None = None
     garden: GardenConfig
-    provenance: ProvenanceConfig = ProvenanceConfig()
-
-    _path: Path = PrivateAttr(default=Path("work.toml"))
-
-    @property
-    def path(self) -> Path:
-        return self._path
-
-    @property
-    def base_dir(self) -> Path:
-        return self._path.parent
-
-    def resolve(self, path: Path) -> Path:
-        return path if path.is_absolute() else (self.base_dir / path).resolve()
-
-    @property
-    def store_path(self) -> Path:
-        return self.resolve(self.store) if self.store else self.base_dir / f"{self.name}.sqlite"
 
     @property
     def dataset_folder(self) -> Path:
@@ -268,53 +242,7 @@ def load_garden(path: Path | str) -> GardenWork:
     """Read a work file's garden and the top-level keys it needs; other tables of the work
     (sources, society...) are left to the main work model."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WorkFileError(path, ["no such file"]) from None
-    except IsADirectoryError:
-        raise WorkFileError(path, ["is a folder, not a work file"]) from None
-    except UnicodeDecodeError as exc:
-        raise WorkFileError(path, [f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise WorkFileError(path, [f"not valid TOML: {exc}"]) from None
+    raw = read_work_file(path)
     if "garden" not in raw:
         raise WorkFileError(path, ["garden: is missing (a garden work needs a [garden] table)"])
-    picked = {key: value for key, value in raw.items() if key in GARDEN_KEYS}
-    try:
-        work = GardenWork.model_validate(picked)
-    except ValidationError as exc:
-        raise WorkFileError(path, [_describe(error, picked) for error in exc.errors()]) from None
-    work._path = path.resolve()
-    return work
-
-
-def _describe(error: Any, raw: dict) -> str:
-    """One pydantic error as '<key>: <what is wrong>', passes named by position and kind."""
-    parts: list[str] = []
-    node: Any = raw
-    for item in error["loc"]:
-        if isinstance(item, int):
-            label = str(item)
-            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) and "kind" in node[item]:
-                label = f"{item}:{node[item]['kind']}"
-            parts[-1:] = [f"{parts[-1]}[{label}]"] if parts else [f"[{label}]"]
-            node = node[item] if isinstance(node, list) and item < len(node) else None
-        elif item in PASS_KINDS and not (isinstance(node, dict) and item in node):
-            continue  # the discriminator's branch, not a key the artist wrote
-        else:
-            parts.append(str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    key = ".".join(parts)
-    kind = error["type"]
-    if kind == "missing":
-        what = "is missing" + (" (a dataset needs a consent record)" if key.endswith("dataset.consent") else "")
-    elif kind == "extra_forbidden":
-        what = "is not a known key"
-    elif kind == "union_tag_invalid":
-        what = f"kind must be one of {error['ctx']['expected_tags']}, not {error['ctx']['tag']!r}"
-    elif kind == "union_tag_not_found":
-        what = f"needs a 'kind' ({', '.join(PASS_KINDS)})"
-    else:
-        what = error["msg"].removeprefix("Value error, ")
-    return f"{key}: {what}" if key else what
+    return validate_work(GardenWork, {key: value for key, value in raw.items() if key in GARDEN_KEYS}, path)

@@ -30,18 +30,8 @@ from ..store import NewPost, Store
 from ..work import Source, Work
 from .cluster import in_order, worker_threads
 from .parquet import ParquetSource, chosen_columns, open_parquet
-from .partitions import (
-    PARTITIONED,
-    ArchiveSource,
-    Counts,
-    Partition,
-    TableLayout,
-    plan_lines,
-    plan_row_groups,
-    plan_table,
-    read_partition,
-    table_layout,
-)
+from ..sources.tables import Counts, TableLayout, table_layout
+from .partitions import PARTITIONED, ArchiveSource, Partition, plan_lines, plan_row_groups, plan_table, read_partition
 
 CACHE_KIB = 64 * 1024
 
@@ -115,8 +105,8 @@ def plan(source: ArchiveSource, path: Path, rows: int, report: ReadReport
         return None, list(plan_row_groups(path, rows))
     if source.kind == "jsonl":
         return None, list(plan_lines(path, rows))
-    layout, first_line, start = table_layout(source, path, report)
-    return layout, plan_table(source, path, rows, first_line, start)
+    layout, records = table_layout(source, path, report)
+    return layout, plan_table(source, path, rows, records)
 
 
 def ingest_archive(work: Work, store: Store, client: Any, *, partition_rows: int, progress: Any = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ReadError
@@ -30,22 +31,53 @@ def pick_name(available: Iterable[str], chosen: str | None, defaults: tuple[str,
     return next((by_folded[name] for name in defaults if name in by_folded), None)
 
 
-def _physical_lines(lines: Iterator[tuple[int, str]], at: list[int]) -> Iterator[str]:
-    for number, text in lines:
-        at[0] = number
-        yield text
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """Bytes ``start`` up to ``stop`` (None: the end) of a text file, whose first line is
+    ``first_line``: the whole file for the serial readers, a partition for a Dask worker."""
+
+    start: int
+    stop: int | None
+    first_line: int
 
 
-def read_table(source: TableSource, path: Path, report: ReadReport) -> Iterator[Post]:
-    """Rows of a CSV or TSV with a header. A quoted field may span lines; errors name the
-    line the row starts on."""
-    at = [0]
-    rows = csv.reader(
-        _physical_lines(decoded_lines(path, source.encoding, report), at),
-        delimiter="\t" if source.kind == "tsv" else ",",
-        strict=True,
-    )
+@dataclass(frozen=True, slots=True)
+class TableLayout:
+    """What the header of a CSV/TSV says, so a reader of a later range needs no header."""
+
+    text: int
+    id: int | None
+    time: int | None
+    width: int
+
+
+@dataclass
+class Counts:
+    """What the whole-file checks at the end of a read need: rows after a CSV header and JSON
+    Lines records, blank ones not counted."""
+
+    rows: int = 0
+    records: int = 0
+
+
+def csv_rows(source: TableSource, path: Path, report: ReadReport, part: ByteRange, at: list[int]) -> Iterator[list[str]]:
+    """A csv reader over the range's decoded lines; ``at`` tracks [last line read, offset after
+    it], so a quoted field over several lines is still placed by the line it starts on."""
+
+    def lines() -> Iterator[str]:
+        for number, end, text in decoded_lines(path, source.encoding, report, part.start, part.stop, part.first_line):
+            at[0], at[1] = number, end
+            yield text
+
     csv.field_size_limit(MAX_RECORD_BYTES)
+    return csv.reader(lines(), delimiter="\t" if source.kind == "tsv" else ",", strict=True)
+
+
+def table_layout(source: TableSource, path: Path, report: ReadReport) -> tuple[TableLayout, ByteRange]:
+    """The header's columns and the range of the records after it. Header problems are errors
+    naming line 1; undecodable lines before it are bad records of ``report``."""
+    at = [0, 0]
+    rows = csv_rows(source, path, report, ByteRange(0, None, 1), at)
     try:
         header = next(rows)
     except StopIteration:
@@ -60,43 +92,47 @@ def read_table(source: TableSource, path: Path, report: ReadReport) -> Iterator[
     id_col = pick_name(header, source.id_column, ID_NAMES, "id", path)
     time_col = pick_name(header, source.time_column, TIME_NAMES, "time", path)
     index = {name: i for i, name in enumerate(header)}
-    width = len(header)
-    rows_read = 0
+    layout = TableLayout(index[text_col], index.get(id_col), index.get(time_col), len(header))
+    return layout, ByteRange(at[1], None, at[0] + 1)
+
+
+def table_posts(source: TableSource, path: Path, part: ByteRange, layout: TableLayout, report: ReadReport,
+                counts: Counts) -> Iterator[Post]:
+    """The rows of a range as posts; errors name the line a row starts on."""
+    at = [part.first_line - 1, part.start]
+    rows = csv_rows(source, path, report, part, at)
     while True:
         start = at[0] + 1
         try:
             row = next(rows)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
             report.bad_record(start, f"malformed row: {exc}")
             continue
         if not row or row == [""]:
             continue
-        rows_read += 1
-        if len(row) != width:
-            report.bad_record(start, f"row has {len(row)} fields, the header has {width}")
+        counts.rows += 1
+        if len(row) != layout.width:
+            report.bad_record(start, f"row has {len(row)} fields, the header has {layout.width}")
             continue
         post = _post(
             source.id, start,
-            text=row[index[text_col]],
-            post_id=row[index[id_col]] if id_col else None,
-            time=row[index[time_col]] if time_col else None,
+            text=row[layout.text],
+            post_id=row[layout.id] if layout.id is not None else None,
+            time=row[layout.time] if layout.time is not None else None,
             report=report,
         )
         if post is not None:
             yield post
-    if rows_read == 0:
-        raise ReadError(path, "no rows after the header")
 
 
-def read_jsonl(source: JsonLinesSource, path: Path, report: ReadReport) -> Iterator[Post]:
-    """One JSON object a line; blank lines are allowed."""
-    records = 0
-    for number, line in decoded_lines(path, source.encoding, report):
+def jsonl_posts(source: JsonLinesSource, path: Path, part: ByteRange, report: ReadReport, counts: Counts) -> Iterator[Post]:
+    """The records of a range as posts; blank lines are allowed."""
+    for number, _, line in decoded_lines(path, source.encoding, report, part.start, part.stop, part.first_line):
         if not line.strip():
             continue
-        records += 1
+        counts.records += 1
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -123,7 +159,23 @@ def read_jsonl(source: JsonLinesSource, path: Path, report: ReadReport) -> Itera
         )
         if post is not None:
             yield post
-    if records == 0 and report.bad == 0:
+
+
+def read_table(source: TableSource, path: Path, report: ReadReport) -> Iterator[Post]:
+    """Rows of a CSV or TSV with a header. A quoted field may span lines; errors name the
+    line the row starts on."""
+    layout, records = table_layout(source, path, report)
+    counts = Counts()
+    yield from table_posts(source, path, records, layout, report, counts)
+    if counts.rows == 0:
+        raise ReadError(path, "no rows after the header")
+
+
+def read_jsonl(source: JsonLinesSource, path: Path, report: ReadReport) -> Iterator[Post]:
+    """One JSON object a line; blank lines are allowed."""
+    counts = Counts()
+    yield from jsonl_posts(source, path, ByteRange(0, None, 1), report, counts)
+    if counts.records == 0 and report.bad == 0:
         raise ReadError(path, "file is empty")
 
 

@@ -20,21 +20,30 @@ def check_encoding(path: Path, encoding: str) -> None:
         raise ReadError(path, f"encoding {encoding!r} is not ASCII-compatible; convert the file to UTF-8")
 
 
-def decoded_lines(path: Path, encoding: str, report: ReadReport) -> Iterator[tuple[int, str]]:
-    """(line number, text) for each line; a line that cannot be decoded is a bad record.
+def decoded_lines(path: Path, encoding: str, report: ReadReport, start: int = 0, stop: int | None = None,
+                  first_line: int = 1) -> Iterator[tuple[int, int, str]]:
+    """(line number, offset just past the line, text) for each line from byte ``start`` (the
+    start of line ``first_line``) up to ``stop``; a line that cannot be decoded is a bad record.
 
     Decoding line by line, rather than letting a text stream fail somewhere, is what lets an
-    error name its line. A UTF-8 byte-order mark at the start is dropped.
+    error name its line; byte ranges let a worker read its part of an archive the same way. A
+    UTF-8 byte-order mark at the start of the file is dropped.
     """
     check_encoding(path, encoding)
     decode = codecs.getdecoder(encoding)
+    utf8 = encoding.replace("_", "-").lower().startswith("utf-8")
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
     with handle:
-        for number, raw in enumerate(handle, start=1):
-            if number == 1 and raw.startswith(codecs.BOM_UTF8) and encoding.replace("_", "-").lower().startswith("utf-8"):
+        handle.seek(start)
+        at = start
+        for number, raw in enumerate(handle, start=first_line):
+            if stop is not None and at >= stop:
+                return
+            at += len(raw)
+            if number == 1 and utf8 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8) :]
             if len(raw) > MAX_RECORD_BYTES:
                 report.bad_record(number, f"line is {len(raw):,} bytes long, over the {MAX_RECORD_BYTES:,}-byte limit for one post")
@@ -51,7 +60,7 @@ def decoded_lines(path: Path, encoding: str, report: ReadReport) -> Iterator[tup
                     "set the source's encoding if the file uses another",
                 )
                 continue
-            yield number, text
+            yield number, at, text
 
 
 def read_document(path: Path, encoding: str) -> str:

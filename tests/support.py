@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 
@@ -24,3 +25,11 @@ def consent(scope: str = "keep-text", **changes) -> dict:
 
 def source(id: str, kind: str, path: str, scope: str = "keep-text", **options) -> dict:
     return {"id": id, "kind": kind, "path": path, **options, "consent": consent(scope)}
+
+
+def wait_until(condition, timeout: float = 60.0) -> None:
+    """Poll a condition of a run in another thread; fail, rather than hang, if it never holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the run did not get there in time"
+        time.sleep(0.005)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tomli_w
 
-from support import DEMO_WORK
+from support import DEMO_WORK, wait_until
 from sugarglass.live.checkpoint import load_checkpoint
 from sugarglass.live.hub import Command, LiveHub
 from sugarglass.live.loop import Installation
@@ -104,20 +104,16 @@ def test_visitors_words_enter_the_signal_within_one_tick(live_work, tmp_path):
     thread = threading.Thread(target=installation.run, args=(stop,))
     thread.start()
     try:
-        while installation.tick < 5:
-            time.sleep(0.01)
+        wait_until(lambda: installation.tick >= 5 or installation.failed)
         kept = hub.submit_visitor("I came here angry and I leave with hope. Thank you all!", "keep-text")
         scored = hub.submit_visitor("Zanzibar-lilac secret words, sad and tired", "score")
-        deadline = time.monotonic() + 30
-        while not (hub.latest() and hub.latest().ripples) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        frame = hub.latest()
-        assert frame is not None and len(frame.ripples) == 2
+        wait_until(lambda: hub.last_ripple() is not None or installation.failed)
+        assert len(hub.last_ripple().ripples) == 2, "both messages entered in the same tick"
         hub.command(Command("pause"))
-        time.sleep(0.2)
+        wait_until(lambda: hub.overlay.paused)
         paused_at = installation.tick
         time.sleep(0.2)
-        assert installation.tick == paused_at and hub.overlay.paused
+        assert installation.tick == paused_at
         hub.command(Command("resume"))
     finally:
         stop.set()
@@ -156,18 +152,14 @@ def test_a_withdrawal_during_the_run_reaches_it_at_the_next_tick(live_work, tmp_
     thread = threading.Thread(target=installation.run, args=(stop,))
     thread.start()
     try:
-        while installation.tick < 5:
-            time.sleep(0.01)
+        wait_until(lambda: installation.tick >= 5 or installation.failed)
         with Store(work.store_path) as store:
             done = withdraw_source(store, "campaign-posts", "asked to by the authors")
         assert done.posts == 336 and done.outputs_marked == [out.resolve()]
-        deadline = time.monotonic() + 30
-        while len(installation.signal.base) != 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: len(installation.signal.base) == 1 or installation.failed)
         assert installation.signal.base.count.sum() == 0, "the run now follows a neutral signal"
         ticks = installation.tick
-        while installation.tick < ticks + 5:
-            time.sleep(0.01)
+        wait_until(lambda: installation.tick >= ticks + 5 or installation.failed)
     finally:
         stop.set()
         thread.join(timeout=60)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import tomli_w
 
-from support import consent
+from support import consent, wait_until
 from sugarglass.live.hub import LiveHub
 from sugarglass.live.loop import Installation
 from sugarglass.run import run_work
@@ -52,14 +51,11 @@ def test_score_scope_keeps_every_text_off_the_disk(tmp_path):
         thread = threading.Thread(target=installation.run, args=(stop,))
         thread.start()
         try:
-            while installation.tick < 2:
-                time.sleep(0.01)
+            wait_until(lambda: installation.tick >= 2 or installation.failed)
             hub.submit_visitor(f"{VISITOR_SECRET}: I feel hopeful", "score")
-            while not (hub.latest() and hub.latest().ripples):
-                time.sleep(0.01)
+            wait_until(lambda: hub.last_ripple() is not None or installation.failed)
             target = installation.tick + 4
-            while installation.tick < target:
-                time.sleep(0.01)
+            wait_until(lambda: installation.tick >= target or installation.failed)
         finally:
             stop.set()
             thread.join(timeout=60)

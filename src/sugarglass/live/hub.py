@@ -83,6 +83,7 @@ class LiveHub:
         self.columns, self.rows = columns, rows
         self._lock = threading.Lock()
         self._latest: Frame | None = None
+        self._last_ripple: Frame | None = None
         self._listeners: dict[asyncio.Queue, asyncio.AbstractEventLoop] = {}
         self._metrics: dict[str, deque] = {}
         self._history = history
@@ -97,6 +98,8 @@ class LiveHub:
         """A new tick: remember it, extend the chart history, wake every viewer."""
         with self._lock:
             self._latest = frame
+            if frame.ripples:
+                self._last_ripple = frame
             for name, value in metrics.items():
                 self._metrics.setdefault(name, deque(maxlen=self._history)).append(float(value))
             listeners = list(self._listeners.items())
@@ -120,6 +123,12 @@ class LiveHub:
     def latest(self) -> Frame | None:
         with self._lock:
             return self._latest
+
+    def last_ripple(self) -> Frame | None:
+        """The last frame in which visitors' words rippled: it stays readable after later
+        ticks have replaced the latest frame."""
+        with self._lock:
+            return self._last_ripple
 
     def metrics_history(self) -> dict[str, list[float]]:
         with self._lock:

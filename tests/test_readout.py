@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from sugarglass.readout import Readout, ReadoutConfig, agent_density, block_means, scale_levels
+from sugarglass.society import Landscape, Society, resolve_rules
 
 
-@dataclass
-class FakeWorld:
-    """Arrays shaped as the engine exposes them; a plain record, not a stand-in for behaviour."""
-
-    ids: np.ndarray
-    alive: np.ndarray
-    sugar: np.ndarray
-    cell: np.ndarray
-    grid: np.ndarray
-    width: int = 50
-    height: int = 50
-
-    @property
-    def x(self) -> np.ndarray:
-        return self.cell % self.width
-
-    @property
-    def y(self) -> np.ndarray:
-        return self.cell // self.width
-
-    def sugar_grid(self) -> np.ndarray:
-        return self.grid
-
-
-def world(n: int = 60, seed: int = 1) -> FakeWorld:
+def world(agents: int = 60, seed: int = 1) -> Society:
+    """A real society on a 50 x 50 landscape of random capacities, a few ticks old."""
     rng = np.random.default_rng(seed)
-    return FakeWorld(
-        ids=np.arange(n), alive=np.ones(n, bool), sugar=rng.uniform(0, 50, n),
-        cell=rng.choice(2500, n, replace=False), grid=rng.uniform(0, 4, (50, 50)),
-    )
+    sugar = rng.integers(0, 5, (50, 50)).astype(np.float32)
+    society = Society(resolve_rules("book", {"agents": agents}), Landscape(sugar, sugar[:, ::-1].copy()), seed)
+    for _ in range(3):
+        society.step()
+    return society
 
 
 def test_scale_levels_is_the_2019_rule():
@@ -49,15 +26,20 @@ def test_scale_levels_is_the_2019_rule():
 
 
 def test_tracked_agents_follow_ids_and_adopt_a_successor():
-    w = world()
+    w = world(agents=200)
     readout = Readout(ReadoutConfig())
+    readout.tracked = np.sort(w.ids[w.alive])[:48]
     levels = readout(w)
     assert levels.shape == (48,) and levels.dtype == np.uint16
     assert set(np.unique(levels)) <= {0} | set(range(1500, 3001))
-    assert levels[int(np.argmax(w.sugar[:48]))] == 3000
-    w.alive[5] = False
+    wealth = w.sugar_by_id(readout.tracked)
+    assert levels[int(np.nanargmax(wealth))] == 3000
+    gone = int(readout.tracked[5])
+    w.alive[np.flatnonzero(w.ids == gone)] = False
+    taken = set(readout.tracked.tolist())
     readout(w)
-    assert readout.tracked[5] == 48, "the dead agent's element adopts the lowest free living id"
+    successor = min(int(i) for i in w.ids[w.alive] if int(i) not in taken)
+    assert readout.tracked[5] == successor, "the dead agent's element adopts the lowest free living id"
 
 
 def test_blocks_cover_the_grid_in_row_major_order():
@@ -77,7 +59,7 @@ def test_resource_and_density_readouts_and_smoothing():
         assert levels.shape == (48,) and levels.max() == 3000 and levels.min() == 0
     smooth = Readout(ReadoutConfig(kind="resource-blocks", smoothing=0.5, threshold=0))
     first = smooth(w).astype(float)
-    w.grid = w.grid[::-1].copy()
+    w.step()
     raw = Readout(ReadoutConfig(kind="resource-blocks", threshold=0))(w).astype(float)
     second = smooth(w).astype(float)
     assert np.all(np.abs(second - np.floor((first + raw) / 2)) <= 1)

@@ -28,9 +28,16 @@ def friendly(command: Callable) -> Callable:
 
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
+        from .cli import fail
         from .cli import friendly as main_friendly
 
-        return main_friendly(command)(*args, **kwargs)
+        try:
+            return main_friendly(command)(*args, **kwargs)
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("torch", "diffusers", "transformers", "safetensors"):
+                raise
+            fail(f"the garden needs the `garden` extra ({exc.name} is not installed): "
+                 "pip install 'torch==2.13.0' && pip install -e '.[garden]'")
 
     return run
 

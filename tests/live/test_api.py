@@ -321,3 +321,14 @@ def test_settings_refuse_unknown_keys_and_hold_no_token():
     with pytest.raises(ValueError, match="admin_token"):
         LiveSettings(admin_token="secret")
     assert LiveSettings().admin_token_env == "SUGARGLASS_ADMIN_TOKEN"
+
+
+def test_the_form_is_closed_once_the_visitors_source_is_withdrawn(quiet, tmp_path):
+    fill_store(tmp_path / "store.sqlite")
+    client, token = form_client(quiet)
+    assert client.post("/api/visit", json={"text": "hello", "scope": "score", "csrf": token}).status_code == 200
+    with Store(tmp_path / "store.sqlite") as store:
+        store.withdraw("visitors", "the artist closed the work to visitors")
+    closed = client.post("/api/visit", json={"text": "hello again", "scope": "score", "csrf": token})
+    assert closed.status_code == 403 and "closed this work to visitors" in closed.json()["error"]
+    assert len(quiet.hub.take_visitors()) == 1

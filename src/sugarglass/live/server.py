@@ -293,6 +293,14 @@ class SecurityHeaders:
 # -- the store, off the event loop (SQLite connections belong to one thread) -----------------------
 
 
+def _visitors_withdrawn(path: Path) -> bool:
+    """Whether the visitors' source was withdrawn as a whole: the form is then closed."""
+    from sugarglass.ingest import VISITORS
+
+    with Store(path) as store:
+        return store.withdrawn_at(VISITORS) is not None
+
+
 def _withdraw_receipt(path: Path, code: str) -> int:
     with Store(path) as store:
         return withdraw_receipt(store, code).posts
@@ -444,6 +452,8 @@ def make_app(
         if scope not in ("score", "keep-text"):
             raise Problem(422, "please choose what may be kept: only the feeling ('score') or your words too ('keep-text')")
         _limit(visitors, request, "thank you — you have sent several messages already; please try again in {minutes} minute(s)")
+        if store_path is not None and await run_in_threadpool(_visitors_withdrawn, store_path):
+            raise Problem(403, "the artist has closed this work to visitors' words; thank you for coming")
         try:
             receipt = hub.submit_visitor(text, scope)
         except QueueFull:

@@ -242,3 +242,17 @@ def test_audit_passes_the_demo_and_fails_text_kept_beyond_its_scope(made, tmp_pa
     work.write_text(tomli_w.dumps(document), encoding="utf-8")
     result = runner.invoke(app, ["audit", str(work)])
     assert result.exit_code == 1 and "consent expired on" in " ".join(result.output.split())
+
+
+def test_provenance_command_on_files_without_a_manifest(tmp_path):
+    runner = CliRunner()
+    plain = tmp_path / "plain.csv"
+    plain.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = runner.invoke(app, ["provenance", str(plain)])
+    assert result.exit_code == 2 and "no Sugarglass manifest" in " ".join(result.output.split())
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"junk" * 10)
+    result = runner.invoke(app, ["provenance", str(broken), "--prov"])
+    assert result.exit_code == 2 and "broken.png" in result.output
+    result = runner.invoke(app, ["provenance", str(tmp_path / "absent.png")])
+    assert result.exit_code == 2 and "no such file" in result.output

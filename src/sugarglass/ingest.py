@@ -31,7 +31,7 @@ class IngestResult:
     """What one source's ingest did; ``unchanged`` means the file was not read again."""
 
     source: str
-    path: Path
+    path: Path | str
     file_sha256: str
     read: int = 0
     added: int = 0
@@ -147,7 +147,7 @@ def store_posts(
     keep_text = source.consent.keeps_text
     skip_foreign = work.analyzer.non_english == "skip"
     with store.transaction():
-        store.register(source.id, source.kind, str(getattr(source, "path", None) or getattr(source, "url", "")), source.consent)
+        store.register(source.id, source.kind, source.location, source.consent)
         if store.already_ingested(source.id, content_sha256, analyzer.name, analyzer.version):
             result.unchanged = True
             return result

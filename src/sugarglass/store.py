@@ -421,9 +421,8 @@ class Store:
         query += " ORDER BY p.created_at IS NULL, p.created_at, p.source_id, p.seq"
         rows = self.db.execute(query, params).fetchall()
         columns = list(zip(*rows)) if rows else [()] * 7
-        as_float = lambda values: np.array([np.nan if v is None else v for v in values], dtype=np.float64)  # noqa: E731
         return Feelings(
-            created_at=as_float(columns[0]),
+            created_at=np.array([np.nan if v is None else v for v in columns[0]], dtype=np.float64),
             compound=np.array(columns[1], dtype=np.float64),
             compnorm=np.array(columns[2], dtype=np.float64),
             pos=np.array(columns[3], dtype=np.float64),

@@ -44,6 +44,11 @@ class _FileSource(_Strict):
     encoding: str = "utf-8"
     description: str = ""
 
+    @property
+    def location(self) -> str:
+        """Where the source is read from, as the work file says it."""
+        return str(self.path)
+
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:
@@ -107,6 +112,10 @@ class FeedSource(_Strict):
     check_item_pages: bool = True
     user_agent: str = Field(default=f"Sugarglass/{__version__} (+https://example.org/sugarglass; honours TDMRep)", min_length=1)
     description: str = ""
+
+    @property
+    def location(self) -> str:
+        return self.url
 
     @field_validator("url")
     @classmethod

@@ -235,7 +235,7 @@ class Installation:
                 continue
             if result.added:
                 ingest_ids.append(result.ingest_id)
-                ripples.append(int(np.frombuffer(bytes.fromhex(result.file_sha256[:8]), dtype=">u4")[0] % self.work.readout.elements))
+                ripples.append(int(result.file_sha256[:8], 16) % self.work.readout.elements)
         if not ingest_ids:
             return None, tuple(ripples)
         self._update_source_counts()

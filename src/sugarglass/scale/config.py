@@ -70,3 +70,8 @@ class ParquetSource(BaseModel):
     text_column: str | None = None
     id_column: str | None = None
     time_column: str | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the source is read from, as the work file says it."""
+        return str(self.path)

@@ -256,3 +256,10 @@ def test_provenance_command_on_files_without_a_manifest(tmp_path):
     assert result.exit_code == 2 and "broken.png" in result.output
     result = runner.invoke(app, ["provenance", str(tmp_path / "absent.png")])
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_an_atomically_written_output_is_readable_by_others(tmp_path):
+    from sugarglass.files import write_atomic
+
+    path = write_atomic(tmp_path / "shared.json", b"{}\n")
+    assert path.stat().st_mode & 0o777 == 0o644  # mkstemp alone leaves 0600

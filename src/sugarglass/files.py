@@ -16,12 +16,17 @@ def fsync_folder(folder: Path) -> None:
         os.close(handle)
 
 
+SHARED = 0o644
+"""Outputs are for sharing: readable by others, whatever ``mkstemp``'s private 0600 would say."""
+
+
 def write_atomic(path: Path, data: bytes) -> Path:
     """Write to a temporary file in the same folder, fsync it, rename it over the target and
     fsync the folder: a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(handle, SHARED)
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()

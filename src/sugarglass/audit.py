@@ -2,7 +2,8 @@
 
 For each, what the tool can actually check: every source consented and used within its scope;
 models only local or trained on the artist's own data; visitors able to take part (and to take
-their words back); outputs labelled with what went into them.
+their words back); outputs labelled with what went into them. A garden work is audited the same
+way: its dataset, and any third-party model or texture its passes use, are its sources.
 """
 
 from __future__ import annotations
@@ -83,10 +84,52 @@ def _visitors(work: Work) -> Criterion:
     return criterion
 
 
-def _labels(work: Work, store: Store) -> Criterion:
+def audit_garden(work, store: Store, today: date | None = None) -> list[Criterion]:
+    """The four criteria for a garden work (``garden.config.GardenWork``)."""
+    from .garden.config import DiffusersPass, MaterialPass
+
+    today = today or date.today()
+    consent = Criterion("Every source is consented and used within its scope")
+    dataset = work.garden.dataset
+    stored = {row["source"]: row for row in store.consents()}
+    row = stored.get(dataset.id)
+    if row is not None and row["withdrawn_at"]:
+        consent.note(False, f"{dataset.id}: withdrawn on {row['withdrawn_at'][:10]}, yet still named in the work")
+    else:
+        consent.note(*_in_force(dataset.id, dataset.consent, today, "the images the garden's model learns from"))
+    models = Criterion("Models are local, or trained only on the artist's own data")
+    models.note(True, f"the garden's model is trained here, from nothing, only on {dataset.id!r}; its judge (for "
+                      "`garden eval`) only on the same images; no pretrained weights anywhere")
+    for index, settings in enumerate(work.garden.passes):
+        where = f"garden.passes[{index}:{settings.kind}]"
+        if isinstance(settings, DiffusersPass):
+            record = settings.record
+            consent.note(*_in_force(f"{where} {record.name}", record.consent, today,
+                                    f"a third-party model ({record.licence}, from {record.origin})"))
+            consent.note(False, f"{where} {record.name}: trained on {record.trained_on} (as declared), not on "
+                                "data gathered with this work's consent; pictures it touches say so in their manifest")
+            models.note(True, f"{where} {record.name}: a local pipeline read from {settings.model}, never downloaded")
+        if isinstance(settings, MaterialPass) and settings.consent is not None:
+            consent.note(*_in_force(f"{where} {settings.texture}", settings.consent, today, "a texture image"))
+    visitors = Criterion("Visitors can take part")
+    visitors.note(True, "the garden reads no visitors' words; the installation's visitor form belongs to the "
+                        "sentiment work (`sugarglass live`)")
+    return [consent, models, visitors, _labels(work, store, kind="garden")]
+
+
+def _in_force(name: str, record, today: date, what: str) -> tuple[bool, str]:
+    if record.expires is not None and record.expires < today:
+        return False, f"{name}: consent expired on {record.expires}"
+    if record.granted_at > today:
+        return False, f"{name}: consent only from {record.granted_at}"
+    return True, (f"{name}, {what}: {record.basis}, {record.licence}, granted by {record.granted_by} "
+                  f"on {record.granted_at}")
+
+
+def _labels(work, store: Store, kind: str = "run") -> Criterion:
     criterion = Criterion("Outputs are labelled")
     folders = [Path(f) for (f,) in store.db.execute(
-        "SELECT DISTINCT folder FROM outputs WHERE work = ? AND kind = 'run' ORDER BY id", (work.name,))]
+        "SELECT DISTINCT folder FROM outputs WHERE work = ? AND kind = ? ORDER BY id", (work.name, kind))]
     if not folders:
         criterion.note(True, "no outputs yet: every run writes manifest.json and labels each file it writes")
         return criterion

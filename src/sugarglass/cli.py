@@ -428,10 +428,20 @@ def audit(work_file: WorkArg, store: StoreOpt = None) -> None:
     """The work against the four criteria: consent and scope, local models, visitors, labels.
     Exits 1 when a source's consent is missing, not in force, or exceeded."""
     from .audit import audit as run_audit
+    from .audit import audit_garden
+    from .work import read_work_file
 
-    work = load_work(work_file)
-    with open_store(work, store) as db:
-        criteria = run_audit(work, db)
+    raw = read_work_file(Path(work_file))
+    if "garden" in raw and "sources" not in raw:
+        from .garden.config import load_garden
+
+        work = load_garden(work_file)
+        with open_store(work, store) as db:
+            criteria = audit_garden(work, db)
+    else:
+        work = load_work(work_file)
+        with open_store(work, store) as db:
+            criteria = run_audit(work, db)
     for number, criterion in enumerate(criteria, start=1):
         grid = Table.grid(padding=(0, 1))
         grid.add_column()

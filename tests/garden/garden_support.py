@@ -46,5 +46,5 @@ def write_work(folder: Path, dataset: Path | str, *, name: str = "garden-test", 
 
 
 def plant_folder(folder: Path, count: int = 40, seed: int = 1) -> Path:
-    generate_plants(folder, count, seed, species=4)
+    generate_plants(folder, count, seed)
     return folder

@@ -48,14 +48,15 @@ def test_bad_images_are_skipped_and_counted_with_their_reasons(tmp_path):
     folder = plant_folder(tmp_path / "plants", count=6)
     expected = bad_files(folder)
     (folder / "notes.txt").write_text("where I found them", encoding="utf-8")
-    images, report = load_dataset(load_garden(write_work(tmp_path, folder)), tmp_path / "cache")
+    dataset = load_dataset(load_garden(write_work(tmp_path, folder)), tmp_path / "cache")
+    images, report = dataset.images, dataset.report
     assert images.shape == (6, 3, 32, 32) and images.dtype.is_floating_point is False
     assert report.used == 6 and report.found == 6 + len(expected)
     reasons = dict(report.rejected)
     assert set(reasons) == set(expected)
     for name, word in expected.items():
         assert word in reasons[name], (name, reasons[name])
-    assert report.ignored == ["ABOUT.json", "notes.txt"]
+    assert report.ignored == ["notes.txt"]  # the drawings' captions, probes and note are known files
     assert sum(report.reasons().values()) == len(expected)
 
 
@@ -77,22 +78,41 @@ def test_an_empty_folder_and_a_folder_of_only_bad_images_are_clear_errors(tmp_pa
 
 def test_the_demo_plants_are_drawn_on_first_use_the_same_for_the_same_seed(tmp_path):
     work = load_garden(write_work(tmp_path, tmp_path / "demo", dataset_extra={"generate": "plants", "generate_count": 12}))
-    images, report = load_dataset(work, tmp_path / "cache")
-    assert report.generated and report.used == 12 and len(images) == 12
-    again, report_again = load_dataset(work, tmp_path / "cache")  # from the cache, not drawn again
-    assert not report_again.generated and report_again.sha256 == report.sha256
-    assert bool((again == images).all())
+    first = load_dataset(work, tmp_path / "cache")
+    images, report = first.images, first.report
+    assert report.generated and report.used == 12 and len(images) == 12 and report.captioned == 12
+    again = load_dataset(work, tmp_path / "cache")  # from the cache, not drawn again
+    assert not again.report.generated and again.report.sha256 == report.sha256
+    assert bool((again.images == images).all())
     other = load_garden(write_work(tmp_path / ".", tmp_path / "demo2", name="other",
                                    dataset_extra={"generate": "plants", "generate_count": 12}))
-    other_images, _ = load_dataset(other, tmp_path / "cache")
-    assert bool((other_images == images).all())  # the same seed draws the same plants
+    assert bool((load_dataset(other, tmp_path / "cache").images == images).all())  # the same seed draws the same plants
 
 
 def test_a_changed_folder_is_read_again(tmp_path):
     folder = plant_folder(tmp_path / "plants", count=5)
     work = load_garden(write_work(tmp_path, folder))
-    _, first = load_dataset(work, tmp_path / "cache")
+    first = load_dataset(work, tmp_path / "cache").report
     plant_folder(tmp_path / "more", count=6)
-    (tmp_path / "more" / "plant-01-0005.png").replace(folder / "plant-01-0005.png")
-    images, second = load_dataset(work, tmp_path / "cache")
-    assert len(images) == 6 and second.sha256 != first.sha256
+    (tmp_path / "more" / "plant-05-0005.png").replace(folder / "plant-05-0005.png")
+    second = load_dataset(work, tmp_path / "cache")
+    assert len(second.images) == 6 and second.report.sha256 != first.sha256
+
+
+def test_demo_drawings_of_an_earlier_version_are_drawn_again_and_nothing_else_is_touched(tmp_path):
+    import json
+
+    work = load_garden(write_work(tmp_path, tmp_path / "demo", dataset_extra={"generate": "plants", "generate_count": 12}))
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    Image.new("RGB", (64, 64), "red").save(folder / "plant-00-0000.png")
+    (folder / "ABOUT.json").write_text(json.dumps({"made_by": "Sugarglass project (procedural L-system drawings)",
+                                                   "seed": 3, "count": 1, "species": 12}), encoding="utf-8")
+    dataset = load_dataset(work, tmp_path / "cache")
+    assert dataset.report.generated and dataset.report.used == 12 and dataset.report.captioned == 12
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    Image.new("RGB", (64, 64), "red").save(mine / "plant-00-0000.png")
+    (mine / "ABOUT.json").write_text(json.dumps({"made_by": "me"}), encoding="utf-8")
+    theirs = load_garden(write_work(tmp_path, mine, name="mine", dataset_extra={"generate": "plants"}))
+    assert load_dataset(theirs, tmp_path / "cache").report.used == 1  # not the project's: never redrawn

@@ -23,7 +23,7 @@ def test_the_demo_work_loads_and_names_the_project_as_author():
     assert work.garden.size == 64 and work.garden.dataset.generate == "plants"
     assert work.garden.dataset.consent.basis == "authored"
     assert "Sugarglass project" in work.garden.dataset.consent.granted_by
-    assert [p.kind for p in work.garden.passes] == ["project", "collage", "material", "pixel-sort", "posterise", "jpeg"]
+    assert [p.kind for p in work.garden.passes] == ["regrow", "collage", "material", "pixel-sort", "posterise", "jpeg"]
 
 
 def test_loading_a_garden_work_imports_no_torch():

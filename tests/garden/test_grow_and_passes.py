@@ -24,6 +24,7 @@ from sugarglass.provenance.embed import png_chunks
 
 CHAIN = [
     {"kind": "project", "strength": 0.5, "steps": 3, "starts": 2},
+    {"kind": "regrow", "strength": 0.5, "steps": 2, "starts": 2, "description": "a tall plant"},
     {"kind": "noise", "amount": 0.05},
     {"kind": "collage", "outputs": 2, "pieces": 3, "size": 64},
     {"kind": "material", "texture": "metal", "opacity": 0.5, "blend": "multiply"},
@@ -35,11 +36,12 @@ CHAIN = [
 
 @pytest.fixture(scope="module")
 def garden(tmp_path_factory):
-    """A garden trained two steps at 32 px, with the full pass chain in its work file."""
+    """A garden trained 20 steps at 32 px, with the full pass chain in its work file."""
     root = tmp_path_factory.mktemp("garden")
     plants = plant_folder(root / "plants", count=16)
-    work = load_garden(write_work(root, plants, passes=CHAIN, train={"eval_every": 100, "sample_every": 100}))
-    train(work, root / "out", steps=2)
+    work = load_garden(write_work(root, plants, passes=CHAIN, train={"eval_every": 100, "sample_every": 100,
+                                                                      "checkpoint_every": 100}))
+    train(work, root / "out", steps=20)
     return work, root / "out"
 
 
@@ -58,7 +60,7 @@ def test_grow_writes_a_grid_singles_and_a_walk_each_with_the_manifest(garden):
         manifest = found.record["manifest"]
         assert found.record["content"]["sha256"] == found.content_sha256
         assert manifest["digital_source_type"] == DIGITAL_SOURCE_TYPES["model"]
-        assert manifest["seed"] == 9 and manifest["steps"] == 2
+        assert manifest["seed"] == 9 and manifest["steps"] == 20
         assert manifest["garden"]["checkpoint"]["sha256"] == checkpoint_sha
         assert manifest["sources"][0]["consent"]["basis"] == "authored"
     listed = json.loads(grown.manifest.read_text(encoding="utf-8"))["files"]
@@ -122,10 +124,19 @@ def test_the_command_line_trains_evaluates_grows_and_reports(tmp_path):
     assert "step 2 (from 0" in result.output
     result = runner.invoke(garden_app, ["eval", str(work), "--out", out])
     assert result.exit_code == 0, result.output
-    assert "floor: the other half" in result.output and (tmp_path / "out" / "eval" / "swd.png").is_file()
-    assert read_label(tmp_path / "out" / "eval" / "swd.png").record is not None
+    assert "floor: real against real" in result.output and "recognised" in result.output
+    assert "attributes, held-out captions:" in result.output and "attributes, novel combinations:" in result.output
+    assert read_label(tmp_path / "out" / "eval" / "quality.png").record is not None
+    assert read_label(tmp_path / "out" / "eval" / "quality.json").record is not None
     result = runner.invoke(garden_app, ["grow", str(work), "--count", "2", "--out", out])
     assert result.exit_code == 0 and "grew 2 plants" in result.output
+    result = runner.invoke(garden_app, ["describe", str(work), "a short plant with violet flowers", "--count", "2", "--out", out])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "describe-a-short-plant-with-violet-flowers-3" / "grid.png").is_file()
+    result = runner.invoke(garden_app, ["describe", str(work), "a plant with emerald flowers", "--out", out])
+    assert result.exit_code == 2 and "emerald" in result.output and "It knows" in result.output
+    result = runner.invoke(garden_app, ["describe", str(work), "   ", "--out", out])
+    assert result.exit_code == 2 and "has no words" in result.output
     result = runner.invoke(garden_app, ["passes", str(work), "--count", "2", "--out", out])
     assert result.exit_code == 0 and "1-posterise: 2 pictures" in result.output
 
@@ -140,3 +151,40 @@ def test_the_command_line_names_bad_input_and_exits_2(tmp_path):
     assert result.exit_code == 2 and "holds no images" in result.output
     result = runner.invoke(garden_app, ["grow", str(write_work(tmp_path, empty)), "--out", str(tmp_path / "none")])
     assert result.exit_code == 2 and "no checkpoint here" in result.output
+
+
+def test_the_collage_cuts_a_plant_from_a_gradient_ground():
+    from sugarglass.garden.passes import _cutout
+
+    picture = np.zeros((64, 64, 3), dtype=np.uint8)
+    picture[...] = np.linspace(40, 230, 64)[:, None, None].astype(np.uint8)  # light falling down a wall
+    picture[20:40, 25:45] = (200, 30, 30)
+    picture[50:64, 30:34] = (20, 90, 20)  # a stem that touches the bottom edge
+    alpha = np.asarray(_cutout(picture))[..., 3]
+    assert (alpha[20:40, 25:45] == 255).all() and (alpha[52:64, 30:34] == 255).all()
+    ground = np.ones((64, 64), dtype=bool)
+    ground[20:40, 25:45] = ground[50:64, 30:34] = False
+    assert (alpha[ground] == 0).all()  # the border's median (a mid grey) left the light and dark ends opaque
+
+
+def test_the_concrete_material_visibly_changes_a_light_picture():
+    from sugarglass.garden.materials import blend, concrete
+
+    light = np.full((64, 64, 3), 0.92, dtype=np.float32)
+    pressed = blend(light, concrete(64, 64, np.random.default_rng(0)), "multiply", 0.55)
+    assert np.abs(pressed - light).mean() * 255 > 30  # the earlier texture moved the demo's pixels by 2.3/255
+
+
+def test_regrowing_at_no_strength_keeps_the_plant_and_at_full_strength_grows_another(garden):
+    from sugarglass.garden.config import RegrowPass
+    from sugarglass.garden.passes import Context, regrow
+
+    work, out = garden
+    context = Context(work, out)
+    picture = [pixels(grow(work, out, count=1, seed=4).singles[0])]
+    kept = regrow(picture, RegrowPass(kind="regrow", strength=0.0, steps=30), np.random.default_rng(1), context)
+    moved = regrow(picture, RegrowPass(kind="regrow", strength=1.0, steps=30), np.random.default_rng(1), context)
+    near, far = (np.abs(x[0].astype(int) - picture[0]).mean() for x in (kept, moved))
+    assert near < far
+    with pytest.raises(Exception, match="emerald"):
+        regrow(picture, RegrowPass(kind="regrow", description="emerald flowers"), np.random.default_rng(1), context)

@@ -16,7 +16,7 @@ from sugarglass.garden.checkpoint import (
 )
 from sugarglass.garden.config import load_garden
 from sugarglass.garden.model import build
-from sugarglass.garden.train import checkpoint_path, train
+from sugarglass.garden.train import ARCHITECTURE, checkpoint_path, train
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,11 @@ def test_training_writes_samples_metrics_and_a_checkpoint(tmp_path, plants):
     assert [p.name for p in result.samples] == ["step-000000.png", "step-000002.png", "step-000004.png"]
     assert [row["step"] for row in result.history] == [0, 2, 4]
     state = load_checkpoint(checkpoint_path(tmp_path / "out"))
-    assert state["step"] == 4 and state["model"] == {"size": 32, "latent": 16, "width": 8}
+    assert state["step"] == 4 and state["model"] == {"architecture": ARCHITECTURE, "size": 32, "latent": 16, "width": 8}
+    assert state["text"]["vocabulary"] and len(state["text"]["held_out"]) == 2  # a tenth of 24 captions
     assert state["dataset"]["consent"]["basis"] == "authored"
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert written and all(p.stat().st_mode & 0o777 == 0o644 for p in written)  # outputs are for sharing
 
 
 def test_the_same_seed_gives_the_same_weights_and_a_resumed_run_ends_where_an_unbroken_one_does(tmp_path, plants):
@@ -59,7 +62,7 @@ def test_the_same_seed_gives_the_same_weights_and_a_resumed_run_ends_where_an_un
     for key in ("generator", "discriminator", "ema", "opt_g", "opt_d", "streams", "torch_rng", "numpy_rng", "step"):
         assert states_equal(straight[key], state[key]), key
     assert [r["step"] for r in resumed.history] == [0, 2, 4]  # the measurements of both halves, in order
-    assert not states_equal(build(32, 16, 8, 3)[0].state_dict(), build(32, 16, 8, 4)[0].state_dict())
+    assert not states_equal(build(32, 16, 8, 20, 3)[0].state_dict(), build(32, 16, 8, 20, 4)[0].state_dict())
 
 
 def test_a_checkpoint_from_another_model_size_is_refused_by_name(tmp_path, plants):
@@ -95,7 +98,42 @@ def test_a_changed_dataset_does_not_silently_resume(tmp_path, plants):
     shutil.copytree(plants, folder)
     work = load_garden(write_work(tmp_path, folder))
     train(work, tmp_path / "out", steps=2)
-    next(folder.glob("*.png")).unlink()
+    first, second = sorted(folder.glob("*.png"))[:2]
+    first.write_bytes(second.read_bytes())  # the artist repainted one plant
     with pytest.raises(CheckpointError, match="another version of dataset"):
         train(work, tmp_path / "out", steps=4)
     assert train(work, tmp_path / "out", steps=2, fresh=True).start_step == 0
+
+
+def test_a_checkpoint_of_the_earlier_model_says_to_train_again(tmp_path):
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({"format": "sugarglass-garden-checkpoint/1", "model": {"size": 64, "latent": 64, "width": 8}}, buffer)
+    old = tmp_path / "latest.pt"
+    old.write_bytes(buffer.getvalue())
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(old)
+    assert "latest.pt: made by an earlier garden model" in str(error.value) and "--fresh" in str(error.value)
+
+
+def test_a_checkpoint_is_read_onto_the_cpu_so_its_random_states_can_be_restored_on_any_device(tmp_path, plants):
+    # torch.Generator.set_state and torch.set_rng_state take CPU byte tensors only; a checkpoint
+    # read with map_location="cuda" broke a resume on a GPU
+    train(load_garden(write_work(tmp_path, plants)), tmp_path / "out", steps=2)
+    state = load_checkpoint(checkpoint_path(tmp_path / "out"))
+    assert state["torch_rng"].device.type == "cpu" and all(s.device.type == "cpu" for s in state["streams"].values())
+    assert all(t.device.type == "cpu" for t in state["ema"].values())
+    torch.Generator().set_state(state["streams"]["data"])
+
+
+def test_mode_seeking_costs_more_when_two_latents_grow_one_plant_and_ignores_the_ground():
+    from sugarglass.garden.train import _mode_seeking
+
+    g = torch.Generator().manual_seed(9)
+    z = torch.randn(8, 16, generator=g)
+    plants = torch.rand(8, 3, 32, 32, generator=g) * 2 - 1
+    same = torch.cat([plants[:4], plants[:4]])
+    other_ground = same + torch.linspace(-0.5, 0.5, 8).view(8, 1, 1, 1)  # each a different flat ground
+    assert _mode_seeking(z, plants) < _mode_seeking(z, same)
+    assert _mode_seeking(z, other_ground) > 10 * _mode_seeking(z, plants)  # ground is no way out

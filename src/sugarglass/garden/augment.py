@@ -1,6 +1,10 @@
 """Differentiable augmentation (Zhao et al. 2020, "DiffAugment"): the same random translation,
-cutout, colour change and flip applied to real and generated images before the discriminator
-sees them, so it cannot memorise a few hundred images and the generator still gets gradients.
+cutout and colour change applied to real and generated images before the discriminator sees
+them, so it cannot memorise a few hundred images and the generator still gets gradients.
+
+No mirroring: a discriminator that sees every picture mirrored at random cannot tell which way
+a plant leans, and the generator was found leaning most of its plants one way (44 % against the
+data's 19 %). Plants have a side they grow towards; the artist's images keep theirs.
 
 Every random number comes from the caller's ``torch.Generator`` (on the CPU, whatever the
 device), whose state the checkpoint keeps; so a resumed run augments exactly as an unbroken one.
@@ -29,39 +33,32 @@ def colour(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def translation(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
-    """Shift each image by up to ``ratio`` of its side, filling with zeros (mid grey)."""
+    """Shift each image by up to ``ratio`` of its side, filling with zeros (mid grey). A slice
+    of the padded batch per image: many times faster on a CPU than gathering every pixel."""
     n, _, h, w = x.shape
     sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = torch.randint(-sy, sy + 1, (n, 1, 1), generator=generator).to(x.device)
-    dx = torch.randint(-sx, sx + 1, (n, 1, 1), generator=generator).to(x.device)
-    gy = (torch.arange(h, device=x.device).view(1, h, 1) + dy + sy).expand(n, h, w)
-    gx = (torch.arange(w, device=x.device).view(1, 1, w) + dx + sx).expand(n, h, w)
+    dy = torch.randint(0, 2 * sy + 1, (n,), generator=generator).tolist()
+    dx = torch.randint(0, 2 * sx + 1, (n,), generator=generator).tolist()
     padded = torch.nn.functional.pad(x, [sx, sx, sy, sy])
-    batch = torch.arange(n, device=x.device).view(n, 1, 1).expand(n, h, w)
-    return padded.permute(0, 2, 3, 1)[batch, gy, gx].permute(0, 3, 1, 2)
+    return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
 
 
 def cutout(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
-    """Zero one square of ``ratio`` of the side at a random place in each image."""
+    """Zero one square of ``ratio`` of the side at a random place in each image (it may hang
+    over the edge)."""
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    oy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=generator).to(x.device)
-    ox = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=generator).to(x.device)
+    oy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=generator).to(x.device) - ch // 2
+    ox = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=generator).to(x.device) - cw // 2
     ys = torch.arange(h, device=x.device).view(1, h, 1)
     xs = torch.arange(w, device=x.device).view(1, 1, w)
-    ry, rx = ys - oy + ch // 2, xs - ox + cw // 2
-    inside = (ry >= 0) & (ry < ch) & (rx >= 0) & (rx < cw)
-    return x * (~inside).unsqueeze(1).to(x.dtype)
+    rows = (ys >= oy) & (ys < oy + ch)
+    cols = (xs >= ox) & (xs < ox + cw)
+    return x * (~(rows & cols)).unsqueeze(1).to(x.dtype)
 
 
-def flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Mirror half the images left to right."""
-    mirrored = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device).view(-1, 1, 1, 1)
-    return torch.where(mirrored, x.flip(3), x)
-
-
-AUGMENTS = {"translation": translation, "cutout": cutout, "colour": colour, "flip": flip}
-ORDER = ("flip", "colour", "translation", "cutout")
+AUGMENTS = {"translation": translation, "cutout": cutout, "colour": colour}
+ORDER = ("colour", "translation", "cutout")
 
 
 def augment(x: torch.Tensor, policy: Policy, generator: torch.Generator) -> torch.Tensor:

@@ -2,8 +2,11 @@
 
 One ``.pt`` file holds both networks, the EMA generator, both optimisers, the step, the three
 seeded generators (data order, latents, augmentation), torch's and numpy's global RNG states,
-and the model's shape. It is serialised in memory, written to a temporary file beside the
-target, fsynced and renamed, so a crash mid-save leaves the previous checkpoint whole.
+the model's shape and the captions' vocabulary. It is serialised in memory, written to a
+temporary file beside the target, fsynced and renamed, so a crash mid-save leaves the previous
+checkpoint whole. It is always read onto the CPU: the weights move to the networks' device as
+they are loaded, and the random generators' states must stay CPU tensors (a GPU resume failed
+when they were moved).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import torch
 from ..errors import SugarglassError
 from ..provenance import write_atomic
 
-FORMAT = "sugarglass-garden-checkpoint/1"
+FORMAT = "sugarglass-garden-checkpoint/2"
+EARLIER = {"sugarglass-garden-checkpoint/1": "a plain DCGAN without captions"}
 
 
 class CheckpointError(SugarglassError):
@@ -49,15 +53,18 @@ def save_checkpoint(path: Path, state: dict) -> Path:
     return path
 
 
-def load_checkpoint(path: Path, model: dict | None = None, device: str = "cpu") -> dict:
-    """The state saved at ``path``; with ``model`` (size, latent, width), refuse a checkpoint
-    of any other shape with a message that says both."""
+def load_checkpoint(path: Path, model: dict | None = None) -> dict:
+    """The state saved at ``path``, on the CPU; with ``model`` (architecture, size, latent,
+    width), refuse a checkpoint of any other shape with a message that says both."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint here (train the garden first: sugarglass garden train)")
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 -- torch raises many kinds for a damaged file
         raise CheckpointError(f"{path}: not a readable checkpoint, damaged or cut short ({type(exc).__name__}: {exc})") from None
+    if isinstance(state, dict) and state.get("format") in EARLIER:
+        raise CheckpointError(f"{path}: made by an earlier garden model ({EARLIER[state['format']]}), whose weights this "
+                              "one cannot use; train again: sugarglass garden train WORK --fresh (or into another --out)")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a garden checkpoint")
     if model is not None and state["model"] != model:

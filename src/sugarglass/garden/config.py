@@ -61,31 +61,54 @@ class DatasetConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    """How the GAN learns: hinge loss, Adam, EMA weights for sampling, and a budget.
+    """How the model learns: the logistic GAN loss with each real image rebuilt through the
+    encoder and each grown plant's latent read back by it (BicycleGAN's two halves), Adam, EMA
+    weights for sampling, and a budget.
 
     The budget is ``steps`` (total, counting any resumed steps) and/or ``minutes`` (wall clock of
-    this invocation); training stops at whichever comes first.
+    this invocation); training stops at whichever comes first. On a GPU the batch is
+    ``gpu_batch``; forward passes run in bfloat16 where the hardware does it natively
+    (``precision``); the checkpoint is the same either way.
     """
 
-    batch: int = Field(default=32, ge=2, le=1024)
-    lr_g: float = Field(default=0.0005, gt=0, le=0.1)
-    lr_d: float = Field(default=0.0005, gt=0, le=0.1)
-    beta1: float = Field(default=0.0, ge=0, lt=1)
-    beta2: float = Field(default=0.99, ge=0, lt=1)
-    ema: float = Field(default=0.99, ge=0, lt=1, description="EMA decay of the generator's weights")
-    augment: list[Literal["translation", "cutout", "colour", "flip"]] = ["translation", "cutout", "colour", "flip"]
-    steps: int | None = Field(default=600, ge=1)
+    batch: int = Field(default=16, ge=2, le=1024)
+    gpu_batch: int = Field(default=64, ge=2, le=4096, description="the batch when torch sees a GPU")
+    lr_g: float = Field(default=0.0002, gt=0, le=0.1)
+    lr_d: float = Field(default=0.0002, gt=0, le=0.1)
+    beta1: float = Field(default=0.5, ge=0, lt=1)
+    beta2: float = Field(default=0.999, ge=0, lt=1)
+    ema: float = Field(default=0.999, ge=0, lt=1, description="EMA decay of the generator's weights (ramped up from 0)")
+    reconstruction: float = Field(default=1.0, ge=0, le=100, description="weight of rebuilding each real image from its latent")
+    kl: float = Field(default=0.005, ge=0, le=10, description="weight of the encoded latents' divergence from the normal")
+    latent_recovery: float = Field(default=1.0, ge=0, le=100, description="weight of reading a grown plant's latent back")
+    mode_seeking: float = Field(default=1.0, ge=0, le=100,
+                                description="weight of making two latents under one caption grow two different plants")
+    augment: list[Literal["translation", "cutout", "colour"]] = ["translation", "cutout"]
+    precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", description="auto: bfloat16 forward passes on a GPU and on CPUs with native bfloat16")
+    steps: int | None = Field(default=3000, ge=1)
     minutes: float | None = Field(default=None, gt=0)
-    sample_every: int = Field(default=100, ge=1)
-    checkpoint_every: int = Field(default=100, ge=1)
-    eval_every: int = Field(default=100, ge=1, description="steps between SWD measurements for the plot")
-    eval_images: int = Field(default=128, ge=8, le=4096)
+    sample_every: int = Field(default=500, ge=1)
+    checkpoint_every: int = Field(default=500, ge=1)
+    eval_every: int = Field(default=500, ge=1, description="steps between quality measurements for the plot")
+    eval_images: int = Field(default=256, ge=8, le=4096)
 
     @model_validator(mode="after")
     def _some_budget(self) -> TrainConfig:
         if self.steps is None and self.minutes is None:
             raise ValueError("give a budget: steps, minutes or both")
         return self
+
+
+class TextConfig(_Strict):
+    """Learning from the captions: how many are held out to test descriptions the model never
+    read, how often a caption is hidden so the model also learns to grow plants unprompted, and
+    how much the discriminator's word predictions and mismatched captions weigh."""
+
+    holdout: float = Field(default=0.1, ge=0, le=0.5, description="share of captions kept out of training, for garden eval")
+    drop: float = Field(default=0.1, ge=0, le=1, description="share of training captions hidden in each batch")
+    words: float = Field(default=0.5, ge=0, le=100, description="weight of the caption words named from the image")
+    mismatch: float = Field(default=0.5, ge=0, le=100, description="weight of real images shown with another's caption")
 
 
 class GrowConfig(_Strict):
@@ -97,6 +120,8 @@ class GrowConfig(_Strict):
     frames_between: int = Field(default=24, ge=1, le=600)
     fps: int = Field(default=24, ge=1, le=120)
     video_scale: int = Field(default=4, ge=1, le=16, description="each frame is upscaled this much")
+    truncation: float | None = Field(default=None, gt=0, le=10,
+                                     description="resample latent values beyond this many deviations (BigGAN's trick)")
 
 
 class ProjectPass(_Strict):
@@ -110,19 +135,53 @@ class ProjectPass(_Strict):
     starts: int = Field(default=4, ge=1, le=64, description="random latents tried, the best kept")
 
 
+class RegrowPass(_Strict):
+    """Through the artist's own model: find each picture's latent, noise it at ``strength``
+    (0 keeps it, 1 a new plant) and grow it again, described by ``description`` when given."""
+
+    kind: Literal["regrow"]
+    strength: float = Field(default=0.5, ge=0, le=1)
+    description: str | None = None
+    steps: int = Field(default=60, ge=1, le=5000, description="steps of the latent search")
+    lr: float = Field(default=0.05, gt=0, le=10)
+    starts: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("description")
+    @classmethod
+    def _written(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("description must not be blank (leave it out to regrow unprompted)")
+        return value
+
+
+class ModelRecord(_Strict):
+    """A model someone else trained, as the artist declares it: a source like any other, so it
+    needs its record (what it is, where it came from, its licence, what it was trained on) and
+    the consent under which the artist uses it. Every picture it touches says so."""
+
+    name: str = Field(min_length=1)
+    origin: str = Field(min_length=1, description="where it came from: a URL or a note")
+    licence: str = Field(min_length=1)
+    trained_on: str = Field(min_length=1, description="what its makers say it was trained on")
+    consent: Consent
+
+
 class DiffusersPass(_Strict):
     """A local diffusers pipeline the artist points to; never downloaded. ``text`` adds one
-    image per prompt (``count`` each); ``image`` redraws every input at ``strength``."""
+    image per prompt (``count`` each); ``image`` redraws every input at ``strength``. Loaded once
+    for the whole chain, in half precision where it has an fp16 variant and a GPU runs it, from
+    safetensors only, at ``size`` (default: the pipeline's own)."""
 
     kind: Literal["diffusers"]
     model: Path
+    record: ModelRecord
     mode: Literal["text", "image"] = "image"
     prompts: list[str] = Field(default_factory=lambda: ["a lost plant, botanical drawing"], min_length=1)
     count: int = Field(default=1, ge=1, le=64)
     strength: float = Field(default=0.5, gt=0, le=1)
     steps: int = Field(default=20, ge=1, le=500)
     guidance: float = Field(default=5.0, ge=0, le=50)
-    size: int = Field(default=64, ge=8, le=2048)
+    size: int | None = Field(default=None, ge=8, le=2048, description="default: the pipeline's native size")
 
     @field_validator("prompts")
     @classmethod
@@ -207,20 +266,21 @@ class PixelSortPass(_Strict):
 
 
 PassConfig = Annotated[
-    ProjectPass | DiffusersPass | CollagePass | MaterialPass | PosterisePass | JpegPass | NoisePass | PixelSortPass,
+    ProjectPass | RegrowPass | DiffusersPass | CollagePass | MaterialPass | PosterisePass | JpegPass | NoisePass | PixelSortPass,
     Field(discriminator="kind"),
 ]
-PASS_KINDS = ("project", "diffusers", "collage", "material", "posterise", "jpeg", "noise", "pixel-sort")
+PASS_KINDS = ("project", "regrow", "diffusers", "collage", "material", "posterise", "jpeg", "noise", "pixel-sort")
 
 
 class GardenConfig(_Strict):
     """The ``[garden]`` table. ``size`` is the side of the square images the model makes."""
 
     dataset: DatasetConfig
-    size: Literal[32, 64, 128] = 64
+    size: Literal[32, 64, 128, 256] = 64
     latent: int = Field(default=64, ge=4, le=1024)
     width: int = Field(default=16, ge=4, le=512, description="channels at full resolution; doubling inwards")
     train: TrainConfig = TrainConfig()
+    text: TextConfig = TextConfig()
     grow: GrowConfig = GrowConfig()
     passes: list[PassConfig] = Field(default_factory=list)
 

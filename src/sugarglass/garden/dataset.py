@@ -1,9 +1,12 @@
-"""The artist's images: checked for consent first, then read, squared and cached as a tensor.
+"""The artist's images and words: checked for consent first, then read, squared and cached as a
+tensor, with each image's caption and labels.
 
 Nothing in the folder is opened until its consent record is found in force. Each file that
 cannot be used (empty, corrupt, truncated, animated, CMYK, 16-bit, tiny) is skipped and counted
 with its reason in the report, so the artist sees exactly what the model was, and was not,
-trained on. The cache is keyed by the content of every image, so a changed folder is read anew.
+trained on; so are images without a caption. The cache is keyed by the content of every image,
+so a changed folder is read anew; captions are read afresh each time (they are small), and the
+dataset's digest covers images and captions alike.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ReadError, SugarglassError
+from .captions import CAPTIONS_FILE, PROBES_FILE, Captions, read_captions
 from .config import GardenWork
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 MODES = {"RGB", "RGBA", "L", "LA", "P", "PA", "1"}
-CACHE_FORMAT = "sugarglass-garden-dataset/1"
+CACHE_FORMAT = "sugarglass-garden-dataset/2"
+KNOWN_FILES = {CAPTIONS_FILE, PROBES_FILE, "ABOUT.json"}
 
 
 class DatasetError(SugarglassError):
@@ -39,12 +44,21 @@ class DatasetReport:
     side: int
     used: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)  # files that are not images by their name
+    ignored: list[str] = field(default_factory=list)  # files that are neither images nor captions
     widths: list[int] = field(default_factory=list)
     heights: list[int] = field(default_factory=list)
-    sha256: str = ""
+    files: list[str] = field(default_factory=list)  # the images used, in order
+    images_sha256: str = ""
+    sha256: str = ""  # images and captions together
+    captioned: int = 0
+    caption_files: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
     cache: str = ""
     generated: bool = False
+
+    @property
+    def uncaptioned(self) -> int:
+        return self.used - self.captioned
 
     @property
     def found(self) -> int:
@@ -54,7 +68,17 @@ class DatasetReport:
         return Counter(reason.split(":")[0].split(" (")[0] for _, reason in self.rejected)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "found": self.found, "reasons": dict(self.reasons())}
+        return {**asdict(self), "found": self.found, "reasons": dict(self.reasons()), "uncaptioned": self.uncaptioned}
+
+
+@dataclass
+class Dataset:
+    """The usable images as a uint8 tensor (N, 3, side, side), their captions and labels (one
+    entry per image, in the same order), and the report."""
+
+    images: object  # torch.Tensor; torch is imported only when a dataset is loaded
+    captions: Captions
+    report: DatasetReport
 
 
 def _png_bit_depth(data: bytes) -> int | None:
@@ -107,6 +131,11 @@ def prepare_folder(work: GardenWork) -> tuple[Path, bool]:
     folder = work.dataset_folder
     if folder.exists() and not folder.is_dir():
         raise DatasetError(f"dataset {dataset.id!r}: {folder} is a file, not a folder of images")
+    if dataset.generate == "plants" and folder.is_dir():
+        from .plants import stale_drawings
+
+        for path in stale_drawings(folder):  # drawn by an earlier version of the demo
+            path.unlink()
     has_images = folder.is_dir() and any(p.suffix.lower() in SUFFIXES for p in folder.iterdir())
     if not has_images and dataset.generate == "plants":
         from .plants import generate_plants
@@ -124,9 +153,12 @@ def scan(work: GardenWork) -> tuple[np.ndarray, DatasetReport]:
     side, min_side = work.garden.size, work.garden.dataset.min_side
     report = DatasetReport(folder=str(folder), side=side, generated=generated)
     images, digest = [], hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+    names = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    stems = {Path(n).stem for n in names if Path(n).suffix.lower() in SUFFIXES}
+    for path in (folder / n for n in names):
         if path.suffix.lower() not in SUFFIXES:
-            report.ignored.append(path.name)
+            if path.name not in KNOWN_FILES and not (path.suffix == ".txt" and path.stem in stems):
+                report.ignored.append(path.name)
             continue
         try:
             data = path.read_bytes()
@@ -137,11 +169,12 @@ def scan(work: GardenWork) -> tuple[np.ndarray, DatasetReport]:
             report.rejected.append((path.name, reason))
             continue
         images.append(array)
+        report.files.append(path.name)
         report.widths.append(w)
         report.heights.append(h)
         digest.update(path.name.encode("utf-8") + b"\x00" + hashlib.sha256(data).digest())
     report.used = len(images)
-    report.sha256 = digest.hexdigest()
+    report.images_sha256 = digest.hexdigest()
     if not images:
         what = "holds no images" if not report.rejected else f"has no usable image ({len(report.rejected)} rejected)"
         detail = "".join(f"\n  - {name}: {reason}" for name, reason in report.rejected[:20])
@@ -157,9 +190,9 @@ def cache_key(folder: Path, side: int, min_side: int) -> str:
     return digest.hexdigest()
 
 
-def load_dataset(work: GardenWork, cache_dir: Path):
-    """The dataset as a uint8 tensor (N, 3, side, side) and its report, from the cache when the
-    folder is unchanged. The cache is written atomically, so a crash never leaves half of one."""
+def load_dataset(work: GardenWork, cache_dir: Path) -> Dataset:
+    """The dataset, its images from the cache when the folder's images are unchanged. The
+    cache is written atomically, so a crash never leaves half of one."""
     import torch
 
     from ..provenance import write_atomic
@@ -167,22 +200,27 @@ def load_dataset(work: GardenWork, cache_dir: Path):
     folder, generated = prepare_folder(work)
     key = cache_key(folder, work.garden.size, work.garden.dataset.min_side)
     path = cache_dir / f"dataset-{work.garden.dataset.id}-{work.garden.size}-{key[:16]}.pt"
+    images = report = None
     if path.is_file():
         try:
             cached = torch.load(path, weights_only=True)
-            report = DatasetReport(**json.loads(cached["report"]))
-            report.generated = generated
-            return cached["images"], report
+            images, report = cached["images"], DatasetReport(**json.loads(cached["report"]))
         except Exception:  # noqa: BLE001 -- a damaged cache is only a cache: read the folder again
             path.unlink(missing_ok=True)
-    array, report = scan(work)
+    if report is None:
+        array, report = scan(work)
+        report.cache = str(path)
+        images = torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+        buffer = io.BytesIO()
+        torch.save({"format": CACHE_FORMAT, "images": images, "report": json.dumps(asdict(report))}, buffer)
+        write_atomic(path, buffer.getvalue())
     report.generated = generated
-    report.cache = str(path)
-    images = torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
-    buffer = io.BytesIO()
-    torch.save({"format": CACHE_FORMAT, "images": images, "report": json.dumps(asdict(report))}, buffer)
-    write_atomic(path, buffer.getvalue())
-    return images, report
+    captions = read_captions(folder, report.files, {name for name, _ in report.rejected})
+    report.captioned = captions.captioned
+    report.caption_files = captions.files
+    report.labels = list(captions.labels)
+    report.sha256 = hashlib.sha256(f"{report.images_sha256}:{captions.digest}".encode()).hexdigest()
+    return Dataset(images, captions, report)
 
 
 def source_record(work: GardenWork, report: DatasetReport) -> dict:
@@ -190,4 +228,5 @@ def source_record(work: GardenWork, report: DatasetReport) -> dict:
     dataset = work.garden.dataset
     return {"id": dataset.id, "kind": "image-folder", "path": str(work.dataset_folder),
             "consent": dataset.consent.model_dump(mode="json"), "sha256": report.sha256,
-            "images": report.used, "rejected": len(report.rejected), "description": dataset.description}
+            "images": report.used, "rejected": len(report.rejected), "captioned": report.captioned,
+            "description": dataset.description}

@@ -1,7 +1,10 @@
 """A diffusers pipeline the artist keeps on disk: text-to-image from written plant
 descriptions, or image-to-image at a strength. Only ever read from the folder the work names
-(``local_files_only``); nothing is downloaded, and an incomplete folder is refused with the
-list of what is missing before diffusers is asked to load it.
+(``local_files_only``), from safetensors only (a pickled ``.bin`` can run code when loaded);
+nothing is downloaded, and an incomplete folder is refused with the list of what is missing
+before diffusers is asked to load it. A pipeline is loaded once for a whole chain of passes,
+in half precision from its fp16 variant when a GPU runs it, and draws at its own native size
+unless the pass says otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from ..errors import SugarglassError
 from .config import DiffusersPass
 
 CONFIG_FILES = ("config.json", "scheduler_config.json", "tokenizer_config.json", "preprocessor_config.json")
-WEIGHTS = ("*.safetensors", "*.bin")
+WEIGHTS = ("*.safetensors",)
 WEIGHTED = ("ModelMixin", "PreTrainedModel")
 
 
@@ -47,7 +50,9 @@ def check_folder(folder: Path) -> dict:
         if not any((part / f).is_file() for f in CONFIG_FILES) and not (part / "vocab.json").is_file():
             missing.append(f"{name}/ has no configuration file")
         if _has_weights(spec[1]) and not any(any(part.glob(p)) for p in WEIGHTS):
-            missing.append(f"{name}/ has no weights (*.safetensors or *.bin)")
+            pickled = any(part.glob("*.bin"))
+            missing.append(f"{name}/ has no safetensors weights" + (" (only a pickled .bin, which the garden never loads: "
+                                                                     "convert it to .safetensors)" if pickled else ""))
     if missing:
         raise PipelineFolderError(f"diffusers model {folder} is incomplete: " + "; ".join(missing))
     return index
@@ -66,24 +71,46 @@ def folder_digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def run_pipeline(pictures: list[np.ndarray], settings: DiffusersPass, seed: int, folder: Path) -> list[np.ndarray]:
+def load_pipeline(folder: Path, loaded: dict):
+    """The folder's text-to-image pipeline, loaded once and kept in ``loaded`` for the chain."""
+    import torch
+    from diffusers import AutoPipelineForText2Image
+    from diffusers.utils import logging as diffusers_logging
+
+    key = ("diffusers", str(folder.resolve()))
+    if key in loaded:
+        return loaded[key]
+    check_folder(folder)
+    diffusers_logging.disable_progress_bar()
+    gpu = torch.cuda.is_available()
+    half = gpu and any(folder.rglob("*.fp16.safetensors"))
+    options = {"dtype": torch.float16, "variant": "fp16"} if half else {"dtype": torch.float32}
+    try:
+        pipeline = AutoPipelineForText2Image.from_pretrained(folder, local_files_only=True, use_safetensors=True,
+                                                             safety_checker=None, requires_safety_checker=False, **options)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PipelineFolderError(f"diffusers model {folder}: cannot be loaded ({exc})") from None
+    loaded[key] = pipeline.to("cuda" if gpu else "cpu")
+    return loaded[key]
+
+
+def native_size(pipeline) -> int:
+    """The side the pipeline was trained to draw: its denoiser's sample size, in pixels."""
+    sample = pipeline.unet.config.sample_size
+    sample = sample[0] if isinstance(sample, (list, tuple)) else sample
+    return int(sample * getattr(pipeline, "vae_scale_factor", 8))
+
+
+def run_pipeline(pictures: list[np.ndarray], settings: DiffusersPass, seed: int, folder: Path,
+                 loaded: dict | None = None) -> list[np.ndarray]:
     """Text mode adds ``count`` images per prompt after the inputs; image mode redraws each input
     (prompts taken in turn) at ``strength``."""
     import torch
-    from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image
-    from diffusers.utils import logging as diffusers_logging
+    from diffusers import AutoPipelineForImage2Image
 
-    check_folder(folder)
-    diffusers_logging.disable_progress_bar()
-    on = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        text = AutoPipelineForText2Image.from_pretrained(folder, local_files_only=True, safety_checker=None,
-                                                         requires_safety_checker=False)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PipelineFolderError(f"diffusers model {folder}: cannot be loaded ({exc})") from None
-    text = text.to(on)
+    text = load_pipeline(folder, {} if loaded is None else loaded)
     generator = torch.Generator(device="cpu").manual_seed(seed % 2**63)
-    size = settings.size
+    size = settings.size or native_size(text)
     if settings.mode == "text":
         made = []
         for prompt in settings.prompts:

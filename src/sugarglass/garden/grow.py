@@ -1,6 +1,8 @@
-"""Growing plants from the trained model: a grid, each plant alone, and a walk through the
-latent space as video. The seed alone decides which plants grow, so the same seed and checkpoint
-grow the same garden; every file carries the manifest, with the checkpoint's SHA-256.
+"""Growing plants from the trained model, each from one of the artist's own captions, or all from
+a new description in their words: a grid, each plant alone, and a walk through the latent space
+as video. The seed alone
+decides which plants grow, so the same seed, description and checkpoint grow the same garden;
+every file carries the manifest, with the checkpoint's SHA-256 and the description.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .captions import words
 from .config import GardenWork
 from .images import grid, to_uint8
-from .records import garden_manifest, label_all
-from .train import latents, load_generator, sample
+from .records import garden_manifest, garden_model, label_all
+from .sampling import description_tokens, garden_tokens, latents, sample
+from .train import load_generator
 
 
 @dataclass
@@ -43,31 +47,50 @@ def walk(keys: torch.Tensor, between: int) -> torch.Tensor:
     return torch.stack(steps)
 
 
-def grow(work: GardenWork, out_dir: Path, *, count: int | None = None, seed: int | None = None) -> Grown:
-    """Sample ``count`` plants with ``seed`` into ``out_dir/grow-<seed>/``."""
+def folder_name(seed: int, description: str | None) -> str:
+    """``grow-<seed>``, or ``describe-<first words>-<seed>`` for a description."""
+    if description is None:
+        return f"grow-{seed}"
+    return "describe-" + "-".join(words(description)[:8]) + f"-{seed}"
+
+
+def grow(work: GardenWork, out_dir: Path, *, count: int | None = None, seed: int | None = None,
+         description: str | None = None) -> Grown:
+    """Sample ``count`` plants with ``seed`` (from ``description`` when given) into
+    ``out_dir/grow-<seed>/`` (or ``describe-...-<seed>/``). A description with a word the model
+    never read is refused, naming the word and the words it knows, before anything is written."""
     from ..canvas.media import VideoWriter, write_png
 
     settings = work.garden.grow
     count = count or settings.count
     seed = work.seed if seed is None else seed
-    generator, state, checkpoint_sha = load_generator(work, out_dir)
-    folder = out_dir / f"grow-{seed}"
+    trained = load_generator(work, out_dir)
+    if description is None:
+        tokens = garden_tokens(trained.vocabulary, trained.captions, count, seed)
+        walk_tokens = None if tokens is None else tokens[:1]
+    else:
+        tokens = walk_tokens = description_tokens(trained.vocabulary, [description])
+    folder = out_dir / folder_name(seed, description)
     (folder / "plants").mkdir(parents=True, exist_ok=True)
-    plants = to_uint8(sample(generator, latents(count, work.garden.latent, seed)))
+    plants = to_uint8(sample(trained.generator, latents(count, work.garden.latent, seed, settings.truncation), tokens))
     written = [write_png(folder / "grid.png", grid(plants, settings.columns))]
     singles = [write_png(folder / "plants" / f"plant-{i:03d}.png", plant) for i, plant in enumerate(plants)]
     written += singles
-    keys = latents(settings.keyframes, work.garden.latent, seed + 1)
-    frames = to_uint8(sample(generator, walk(keys, settings.frames_between)))
+    keys = latents(settings.keyframes, work.garden.latent, seed + 1, settings.truncation)
+    frames = to_uint8(sample(trained.generator, walk(keys, settings.frames_between), walk_tokens))
     side = work.garden.size * settings.video_scale
     video = folder / "walk.mp4"
     with VideoWriter(video, side, side, settings.fps, "mp4") as writer:
         for frame in frames:
             writer.write(np.asarray(Image.fromarray(frame).resize((side, side), Image.Resampling.LANCZOS)))
     written.append(video)
-    manifest = garden_manifest(work, state["dataset"], seed=seed, step=int(state["step"]), section={
-        "output": "grown plants: grid, singles and a latent walk (EMA generator)",
-        "model": state["model"], "checkpoint": {"file": "latest.pt", "sha256": checkpoint_sha, "step": int(state["step"])},
+    state = trained.state
+    manifest = garden_manifest(work, state["dataset"], seed=seed, step=trained.step, section={
+        "output": ("grown plants" if description is None else "plants grown from a description")
+                  + ": grid, singles and a latent walk (EMA generator)",
+        "description": description,
+        "models": [garden_model(work, trained)], "trained_only_on_the_artists_data": True,
+        "model": state["model"], "checkpoint": {"file": "latest.pt", "sha256": trained.sha256, "step": trained.step},
         "grow": {**settings.model_dump(mode="json"), "count": count, "seed": seed},
         "train": state["train"],
     })

@@ -29,6 +29,7 @@ from .config import (
     PixelSortPass,
     PosterisePass,
     ProjectPass,
+    RegrowPass,
 )
 from .materials import PROCEDURAL, blend, texture_from_file
 
@@ -37,40 +38,46 @@ COMPOSITING = {"collage", "material"}
 
 @dataclass
 class Context:
-    """What passes share: the work, the trained model's folder, and the model once loaded."""
+    """What passes share: the work, the trained model's folder, and what is loaded once for the
+    whole chain (the artist's model, any diffusers pipeline)."""
 
     work: GardenWork
     out_dir: Path
     loaded: dict = field(default_factory=dict)
 
-    def generator(self):
-        if "generator" not in self.loaded:
+    def trained(self):
+        if "trained" not in self.loaded:
             from .train import load_generator
 
-            self.loaded["generator"], _, _ = load_generator(self.work, self.out_dir)
-        return self.loaded["generator"]
+            self.loaded["trained"] = load_generator(self.work, self.out_dir)
+        return self.loaded["trained"]
 
 
-def project(pictures: list[np.ndarray], settings: ProjectPass, rng: np.random.Generator, context: Context) -> list[np.ndarray]:
-    """Find for each picture the latent whose plant looks most like it (best of ``starts``
-    random latents, refined by Adam on the pixel error at full and quarter size), and blend the
-    regenerated plant over the picture at ``strength``."""
+def find_latents(pictures: list[np.ndarray], settings: ProjectPass | RegrowPass, rng: np.random.Generator,
+                 context: Context, tokens=None):
+    """For each picture the latent whose plant (grown from ``tokens``, or unprompted) looks most
+    like it: the best of the encoder's guess and ``starts`` random latents, refined by Adam on
+    the pixel error at full and quarter size. Returns the latents and the artist's model."""
     import torch
     import torch.nn.functional as F
 
-    from .images import to_uint8
-    from .train import uint8_images
+    from .sampling import null_tokens, uint8_images
 
-    generator = context.generator()
+    trained = context.trained()
+    generator = trained.generator
     on = next(generator.parameters()).device
     side, latent = context.work.garden.size, context.work.garden.latent
     small = np.stack([np.asarray(Image.fromarray(p).resize((side, side), Image.Resampling.LANCZOS)) for p in pictures])
     target = uint8_images(small).to(on)
+    words = (null_tokens(1) if tokens is None else tokens).expand(len(pictures), -1).to(on)
     seeds = torch.Generator().manual_seed(int(rng.integers(2**63)))
-    candidates = torch.randn(settings.starts, len(pictures), latent, generator=seeds).to(on)
+    with torch.no_grad():
+        guess, _ = trained.encoder(target.contiguous(memory_format=torch.channels_last))
+    candidates = torch.cat([guess.float().unsqueeze(0),
+                            torch.randn(settings.starts, len(pictures), latent, generator=seeds).to(on)])
 
     def error(z: torch.Tensor) -> torch.Tensor:
-        made = generator(z)
+        made = generator(z, words)
         coarse = F.avg_pool2d(made, 4) - F.avg_pool2d(target, 4)
         return (made - target).pow(2).mean(dim=(1, 2, 3)) + coarse.pow(2).mean(dim=(1, 2, 3))
 
@@ -82,27 +89,80 @@ def project(pictures: list[np.ndarray], settings: ProjectPass, rng: np.random.Ge
         optimiser.zero_grad(set_to_none=True)
         error(z).sum().backward()
         optimiser.step()
-    with torch.no_grad():
-        remade = to_uint8(generator(z))
+    return z.detach(), trained
+
+
+def _resized_like(pictures: list[np.ndarray], plants: np.ndarray) -> list[np.ndarray]:
     out = []
-    for picture, plant in zip(pictures, remade):
+    for picture, plant in zip(pictures, plants):
         h, w = picture.shape[:2]
-        grown = np.asarray(Image.fromarray(plant).resize((w, h), Image.Resampling.LANCZOS), dtype=np.float32)
-        out.append(np.rint(picture * (1 - settings.strength) + grown * settings.strength).astype(np.uint8))
+        out.append(np.asarray(Image.fromarray(plant).resize((w, h), Image.Resampling.LANCZOS)))
     return out
+
+
+def project(pictures: list[np.ndarray], settings: ProjectPass, rng: np.random.Generator, context: Context) -> list[np.ndarray]:
+    """Find each picture's latent in the artist's own model and blend the regenerated plant
+    over the picture at ``strength``."""
+    import torch
+
+    from .images import to_uint8
+
+    z, trained = find_latents(pictures, settings, rng, context)
+    with torch.no_grad():
+        from .sampling import sample
+
+        grown = _resized_like(pictures, to_uint8(sample(trained.generator, z)))
+    return [np.rint(p * (1 - settings.strength) + g.astype(np.float32) * settings.strength).astype(np.uint8)
+            for p, g in zip(pictures, grown)]
+
+
+def regrow(pictures: list[np.ndarray], settings: RegrowPass, rng: np.random.Generator, context: Context) -> list[np.ndarray]:
+    """The essay's iterations inside the artist's own model: find each picture's latent, move
+    it ``strength`` of the way to fresh noise (keeping its length, so it stays a plausible
+    plant), and grow it again, from the pass's description when it has one."""
+    import torch
+
+    from .images import to_uint8
+    from .sampling import description_tokens, sample
+
+    trained = context.trained()
+    tokens = None if settings.description is None else description_tokens(trained.vocabulary, [settings.description])
+    z, trained = find_latents(pictures, settings, rng, context, tokens)
+    noise = torch.from_numpy(rng.standard_normal(z.shape).astype(np.float32)).to(z.device)
+    s = settings.strength
+    moved = z * np.sqrt(1 - s * s) + noise * s
+    return _resized_like(pictures, to_uint8(sample(trained.generator, moved, tokens)))
 
 
 def diffuse(pictures: list[np.ndarray], settings: DiffusersPass, rng: np.random.Generator, context: Context) -> list[np.ndarray]:
     from .diffusion import run_pipeline
 
-    return run_pipeline(pictures, settings, int(rng.integers(2**63)), context.work.resolve(settings.model))
+    return run_pipeline(pictures, settings, int(rng.integers(2**63)), context.work.resolve(settings.model), context.loaded)
+
+
+def ground(picture: np.ndarray) -> np.ndarray:
+    """The picture's ground as a smooth surface: a bilinear colour field (a + bx + cy + dxy a
+    channel) fitted to the border, refitted without the border pixels it fits worst (where a
+    plant touches the edge). A flat ground is the special case; a gradient ground (a lit wall,
+    paper shaded by a window) is found as well, which the border's median colour was not."""
+    h, w = picture.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    rim = np.zeros((h, w), dtype=bool)
+    rim[[0, -1], :] = rim[:, [0, -1]] = True
+    u, v = xs / max(w - 1, 1), ys / max(h - 1, 1)
+    basis = np.stack([np.ones_like(u), u, v, u * v], axis=-1).reshape(-1, 4)
+    colours = picture.reshape(-1, 3).astype(np.float64)
+    keep = rim.reshape(-1)
+    for _ in range(2):
+        coefficients, *_ = np.linalg.lstsq(basis[keep], colours[keep], rcond=None)
+        residual = np.abs(basis @ coefficients - colours).max(axis=1)
+        keep = rim.reshape(-1) & (residual <= max(np.percentile(residual[rim.reshape(-1)], 80), 6.0))
+    return (basis @ coefficients).reshape(h, w, 3)
 
 
 def _cutout(picture: np.ndarray) -> Image.Image:
-    """The picture as RGBA, its ground (the median colour of its border) made transparent."""
-    border = np.concatenate([picture[0], picture[-1], picture[:, 0], picture[:, -1]]).astype(np.float32)
-    ground = np.median(border, axis=0)
-    distance = np.abs(picture.astype(np.float32) - ground).max(axis=2)
+    """The picture as RGBA, its ground made transparent."""
+    distance = np.abs(picture.astype(np.float64) - ground(picture)).max(axis=2)
     alpha = np.clip((distance - 12) * 8, 0, 255).astype(np.uint8)
     return Image.fromarray(np.dstack([picture, alpha]), "RGBA")
 
@@ -192,7 +252,7 @@ def pixel_sort(pictures: list[np.ndarray], settings: PixelSortPass, rng: np.rand
 
 
 PASSES: dict[str, Callable] = {
-    "project": project, "diffusers": diffuse, "collage": collage, "material": material,
+    "project": project, "regrow": regrow, "diffusers": diffuse, "collage": collage, "material": material,
     "posterise": posterise, "jpeg": jpeg, "noise": noise, "pixel-sort": pixel_sort,
 }
 
@@ -229,13 +289,13 @@ class PassRun:
     final: list[Path]
 
 
-def read_inputs(paths: list[Path]) -> list[np.ndarray]:
+def read_inputs(paths: list[Path]) -> tuple[list[np.ndarray], list[dict]]:
     """Pictures the garden made, checked to carry an unaltered garden manifest, so every pass
-    output can say where its input came from."""
+    output can say where its input came from; and the models their manifests say touched them."""
     from ..errors import ReadError
     from ..provenance import DamagedFile, read_label
 
-    pictures = []
+    pictures, models = [], []
     for path in paths:
         try:
             found = read_label(path)
@@ -247,20 +307,30 @@ def read_inputs(paths: list[Path]) -> list[np.ndarray]:
                                   "(sugarglass garden grow), so their provenance is known")
         if record["content"]["sha256"] != found.content_sha256:
             raise ReadError(path, "was changed after its manifest was made")
+        models += [m for m in record["manifest"]["garden"].get("models", []) if m not in models]
         with Image.open(path) as image:
             pictures.append(np.asarray(image.convert("RGB")))
-    return pictures
+    return pictures, models
+
+
+def diffusers_model(settings: DiffusersPass, record: dict) -> dict:
+    """A third-party pipeline as a manifest names it: the artist's record of it and its files."""
+    declared = settings.record
+    return {"kind": "diffusers", "name": declared.name, "origin": declared.origin, "licence": declared.licence,
+            "trained_on": declared.trained_on, "trained_only_on_the_artists_data": False,
+            "consent": declared.consent.model_dump(mode="json"), "files": record.get("model_files", {})}
 
 
 def run_passes(work: GardenWork, out_dir: Path, *, inputs: list[Path] | None = None, seed: int | None = None,
                count: int | None = None) -> PassRun:
     """The work's pass chain on ``inputs`` (garden pictures) or, without any, on ``count``
-    plants grown with ``seed``; every stage written to ``out_dir/passes-<seed>/<n>-<kind>/``."""
+    plants grown with ``seed``; every stage written to ``out_dir/passes-<seed>/<n>-<kind>/``,
+    its manifest naming every model that touched its pictures and what each was trained on."""
     from ..canvas.media import write_png
     from ..provenance import sha256_file
     from .images import to_uint8
-    from .records import garden_manifest, label_all
-    from .train import latents, load_generator, sample
+    from .records import garden_manifest, garden_model, label_all
+    from .sampling import garden_tokens, latents, sample
 
     chain = work.garden.passes
     if not chain:
@@ -268,15 +338,19 @@ def run_passes(work: GardenWork, out_dir: Path, *, inputs: list[Path] | None = N
 
         raise WorkFileError(work.path, ["garden.passes: is empty; list the passes to run as [[garden.passes]] tables"])
     seed = work.seed if seed is None else seed
-    generator, state, checkpoint_sha = load_generator(work, out_dir)
+    context = Context(work, out_dir)
+    trained = context.trained()
+    state = trained.state
+    earlier: list[dict] = []
     if inputs:
-        pictures = read_inputs(inputs)
-        origin = {"inputs": [{"file": str(p), "sha256": sha256_file(p)} for p in inputs]}
+        pictures, earlier = read_inputs(inputs)
+        origin = {"inputs": [{"file": p.name, "sha256": sha256_file(p)} for p in inputs]}
     else:
         count = count or work.garden.grow.count
-        pictures = list(to_uint8(sample(generator, latents(count, work.garden.latent, seed))))
+        tokens = garden_tokens(trained.vocabulary, trained.captions, count, seed)
+        pictures = list(to_uint8(sample(trained.generator, latents(count, work.garden.latent, seed, work.garden.grow.truncation),
+                                        tokens)))
         origin = {"grown": {"count": count, "seed": seed}}
-    context = Context(work, out_dir, {"generator": generator})
     folder = out_dir / f"passes-{seed}"
     records = [describe(settings, work) for settings in chain]
     stages: list[Path] = []
@@ -287,10 +361,17 @@ def run_passes(work: GardenWork, out_dir: Path, *, inputs: list[Path] | None = N
         stage.mkdir(parents=True, exist_ok=True)
         files = [write_png(stage / f"image-{i:03d}.png", picture) for i, picture in enumerate(made)]
         composite = any(s.kind in COMPOSITING for s in chain[: index + 1])
-        manifest = garden_manifest(work, state["dataset"], seed=seed, step=int(state["step"]), composite=composite, section={
+        models = [m for m in earlier if m["kind"] != "garden"]
+        models.insert(0, garden_model(work, trained))
+        models += [diffusers_model(p, r) for p, r in zip(chain[: index + 1], records) if isinstance(p, DiffusersPass)]
+        third_party = [{"id": m["name"], "kind": "model", "origin": m["origin"], "licence": m["licence"],
+                        "trained_on": m["trained_on"], "consent": m["consent"]} for m in models if m["kind"] != "garden"]
+        manifest = garden_manifest(work, state["dataset"], seed=seed, step=trained.step, composite=composite,
+                                   models=third_party, section={
             "output": f"image-to-image passes, stage {index + 1} of {len(chain)}",
-            "model": state["model"], "checkpoint": {"file": "latest.pt", "sha256": checkpoint_sha, "step": int(state["step"])},
-            **origin, "passes": records[: index + 1],
+            "model": state["model"], "checkpoint": {"file": "latest.pt", "sha256": trained.sha256, "step": trained.step},
+            **origin, "passes": records[: index + 1], "models": models,
+            "trained_only_on_the_artists_data": all(m["trained_only_on_the_artists_data"] for m in models),
         })
         label_all(stage, files, manifest, work)
         stages.append(stage)

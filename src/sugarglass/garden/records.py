@@ -28,12 +28,22 @@ def admit(work: GardenWork, register: bool = False) -> None:
                 store.register(dataset.id, "image-folder", str(work.dataset_folder), dataset.consent)
 
 
-def garden_manifest(work: GardenWork, source: dict, *, seed: int, step: int, section: dict, composite: bool = False) -> dict:
-    """The manifest of a garden output: the work, the dataset with its consent record, the
-    seed, the training step, and ``section`` (model, checkpoint hash, passes...)."""
-    return build_manifest(work=work, sources=[source], analyzer={}, seed=seed, steps=step,
+def garden_manifest(work: GardenWork, source: dict, *, seed: int, step: int, section: dict, composite: bool = False,
+                    models: list[dict] = ()) -> dict:
+    """The manifest of a garden output: the work, the dataset with its consent record (and any
+    third-party model that touched the pictures, each a source with its own record), the seed,
+    the training step, and ``section`` (model, checkpoint hash, passes...)."""
+    return build_manifest(work=work, sources=[source, *models], analyzer={}, seed=seed, steps=step,
                           sections={"garden": section}, provenance=work.provenance,
                           kind="composite" if composite else "model")
+
+
+def garden_model(work: GardenWork, trained) -> dict:
+    """The artist's own model as a manifest names it: what it is and the one dataset it learnt."""
+    return {"kind": "garden", "name": f"{work.name} garden model ({trained.state['model']['architecture']})",
+            "checkpoint_sha256": trained.sha256, "step": trained.step,
+            "trained_on": [{"id": trained.state["dataset"]["id"], "sha256": trained.state["dataset"]["sha256"]}],
+            "trained_only_on_the_artists_data": True}
 
 
 def label_all(folder: Path, files: list[Path], manifest: dict, work: GardenWork) -> Path:

@@ -86,3 +86,12 @@ def test_the_judge_is_cached_by_the_datasets_digest(dataset, tmp_path):
     again = judge_for(dataset, 32, 3, tmp_path)
     x = dataset.images[:8]
     assert torch.equal(first.features(x), again.features(x)) and again.accuracy == first.accuracy
+
+
+def test_each_goal_is_read_in_its_own_sense():
+    from sugarglass.garden.evaluate import goal_key, verdict
+
+    assert verdict("recall", 0.6) == "met" and verdict("recall", 0.59) == "not met"
+    assert verdict("memorised", 0.04) == "met" and verdict("memorised", 0.06) == "not met"  # lower is better
+    assert verdict("kid", 5.0) == ""  # no goal: beside its floor only
+    assert verdict(goal_key("novel combinations"), 0.5) == "met"

@@ -76,6 +76,15 @@ def test_every_output_carries_a_valid_manifest(made):
     assert verify(out / "manifest.json", made / "demo.sqlite").ok
 
 
+def test_outputs_name_no_local_folder(made):
+    # outputs are for sharing: an absolute path names the machine's folders and often the user
+    out = made / "out"
+    for name in json.loads((out / "manifest.json").read_text())["files"]:
+        assert str(made).encode() not in (out / name).read_bytes(), name
+    work = json.loads((out / "manifest.json").read_text())["work"]
+    assert (work["path"], work["store"]) == ("demo.toml", "demo.sqlite")  # outside the folder it ran in: names only
+
+
 def test_png_carries_xmp_with_source_type_and_data_mining(made):
     chunks = png_chunks((made / "out" / "painting.png").read_bytes(), made / "out" / "painting.png")
     texts = [body for kind, body in chunks if kind == b"iTXt" and body.startswith(b"XML:com.adobe.xmp\x00")]

@@ -20,6 +20,13 @@ SHARED = 0o644
 """Outputs are for sharing: readable by others, whatever ``mkstemp``'s private 0600 would say."""
 
 
+def shared_path(path: Path) -> str:
+    """A path as an output may show it: relative to the folder the command runs in, or only its
+    name when it lies elsewhere; an absolute path names the machine's folders, often the user."""
+    path, here = Path(path).resolve(), Path.cwd().resolve()
+    return path.relative_to(here).as_posix() if path.is_relative_to(here) else path.name
+
+
 def write_atomic(path: Path, data: bytes) -> Path:
     """Write to a temporary file in the same folder, fsync it, rename it over the target and
     fsync the folder: a reader sees the old file or the new one, never half of one."""

@@ -130,6 +130,8 @@ def test_the_command_line_trains_evaluates_grows_and_reports(tmp_path):
     assert read_label(tmp_path / "out" / "eval" / "quality.json").record is not None
     result = runner.invoke(garden_app, ["grow", str(work), "--count", "2", "--out", out])
     assert result.exit_code == 0 and "grew 2 plants" in result.output
+    grown = [p for p in (tmp_path / "out" / "grow-3").rglob("*") if p.is_file()]
+    assert all(str(tmp_path).encode() not in p.read_bytes() for p in grown)  # no local folder in what is shared
     result = runner.invoke(garden_app, ["describe", str(work), "a short plant with violet flowers", "--count", "2", "--out", out])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "describe-a-short-plant-with-violet-flowers-3" / "grid.png").is_file()

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ReadError, SugarglassError
+from ..files import shared_path
 from .captions import CAPTIONS_FILE, PROBES_FILE, Captions, read_captions
 from .config import GardenWork
 
@@ -226,7 +227,7 @@ def load_dataset(work: GardenWork, cache_dir: Path) -> Dataset:
 def source_record(work: GardenWork, report: DatasetReport) -> dict:
     """The dataset as a manifest lists a source: its consent record and content digest."""
     dataset = work.garden.dataset
-    return {"id": dataset.id, "kind": "image-folder", "path": str(work.dataset_folder),
+    return {"id": dataset.id, "kind": "image-folder", "path": shared_path(work.dataset_folder),
             "consent": dataset.consent.model_dump(mode="json"), "sha256": report.sha256,
             "images": report.used, "rejected": len(report.rejected), "captioned": report.captioned,
             "description": dataset.description}

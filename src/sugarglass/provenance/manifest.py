@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from .. import __version__
-from ..files import write_atomic
+from ..files import shared_path, write_atomic
 
 FORMAT = "sugarglass-manifest"
 VERSION = 1
@@ -101,7 +101,7 @@ def build_manifest(*, work: Any, sources: list[dict], analyzer: dict, seed: int,
         "work": {
             "name": work.name, "title": work.title, "artist": work.artist,
             "file": work.path.name, "sha256": sha256_file(work.path),
-            "path": str(work.path), "store": str(work.store_path),
+            "path": shared_path(work.path), "store": shared_path(work.store_path),
         },
         "digital_source_type": DIGITAL_SOURCE_TYPES[kind],
         "data_mining": {"plus": provenance.data_mining_uri, "constraint": provenance.constraint},

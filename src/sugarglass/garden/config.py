@@ -62,8 +62,8 @@ class DatasetConfig(_Strict):
 
 class TrainConfig(_Strict):
     """How the model learns: the logistic GAN loss with each real image rebuilt through the
-    encoder and each grown plant's latent read back by it (BicycleGAN's two halves), Adam, EMA
-    weights for sampling, and a budget.
+    encoder and each grown plant's latent read back by it (BicycleGAN's two halves), mode
+    seeking between two latents under one caption, Adam, EMA weights for sampling, and a budget.
 
     The budget is ``steps`` (total, counting any resumed steps) and/or ``minutes`` (wall clock of
     this invocation); training stops at whichever comes first. On a GPU the batch is

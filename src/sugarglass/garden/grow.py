@@ -1,8 +1,8 @@
 """Growing plants from the trained model, each from one of the artist's own captions, or all from
 a new description in their words: a grid, each plant alone, and a walk through the latent space
-as video. The seed alone
-decides which plants grow, so the same seed, description and checkpoint grow the same garden;
-every file carries the manifest, with the checkpoint's SHA-256 and the description.
+as video. The seed alone decides which plants grow, so the same seed, description and checkpoint
+grow the same garden; every file carries the manifest, with the checkpoint's SHA-256 and the
+description.
 """
 
 from __future__ import annotations

@@ -270,5 +270,9 @@ def test_provenance_command_on_files_without_a_manifest(tmp_path):
 def test_an_atomically_written_output_is_readable_by_others(tmp_path):
     from sugarglass.files import write_atomic
 
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
     path = write_atomic(tmp_path / "shared.json", b"{}\n")
-    assert path.stat().st_mode & 0o777 == 0o644  # mkstemp alone leaves 0600
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # 0644 under umask 022; mkstemp alone leaves 0600

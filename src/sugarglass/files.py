@@ -16,8 +16,15 @@ def fsync_folder(folder: Path) -> None:
         os.close(handle)
 
 
-SHARED = 0o644
-"""Outputs are for sharing: readable by others, whatever ``mkstemp``'s private 0600 would say."""
+def _shared_mode() -> int:
+    """0644 under the usual umask: outputs are for sharing, readable by others, not the private
+    0600 ``mkstemp`` gives; a stricter umask the user set is still honoured."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+SHARED = _shared_mode()
 
 
 def shared_path(path: Path) -> str:

@@ -14,6 +14,7 @@ from sugarglass.garden.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from sugarglass.files import SHARED
 from sugarglass.garden.config import load_garden
 from sugarglass.garden.model import build
 from sugarglass.garden.train import ARCHITECTURE, checkpoint_path, train
@@ -46,7 +47,7 @@ def test_training_writes_samples_metrics_and_a_checkpoint(tmp_path, plants):
     assert state["text"]["vocabulary"] and len(state["text"]["held_out"]) == 2  # a tenth of 24 captions
     assert state["dataset"]["consent"]["basis"] == "authored"
     written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
-    assert written and all(p.stat().st_mode & 0o777 == 0o644 for p in written)  # outputs are for sharing
+    assert written and all(p.stat().st_mode & 0o777 == SHARED for p in written)  # 0644, not mkstemp's 0600
 
 
 def test_the_same_seed_gives_the_same_weights_and_a_resumed_run_ends_where_an_unbroken_one_does(tmp_path, plants):

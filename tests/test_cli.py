@@ -87,3 +87,10 @@ def test_simulate_writes_metrics_and_plots(demo, tmp_path):
     assert (tmp_path / "society" / "population.png").read_bytes().startswith(b"\x89PNG")
     bad = invoke("simulate", demo, "--steps", "0")
     assert bad.exit_code == 2
+
+
+def test_version_answers_without_a_command():
+    from sugarglass import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"sugarglass {__version__}"

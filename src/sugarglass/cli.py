@@ -80,9 +80,17 @@ def out_dir(work: Work, out: Path | None) -> Path:
     return out or Path("out") / f"{work.name}-{work.seed}"
 
 
+def _print_version(asked: bool) -> None:
+    """Eager, so ``sugarglass --version`` answers without a command."""
+    if asked:
+        console.print(f"sugarglass {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and stop.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and stop.", is_eager=True,
+                                          callback=_print_version)] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step, not only warnings.")] = False,
 ) -> None:
     from rich.logging import RichHandler
@@ -91,9 +99,6 @@ def main(
     if not logger.handlers:
         logger.addHandler(RichHandler(console=errors, show_path=False, markup=False))
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    if version:
-        console.print(f"sugarglass {__version__}")
-        raise typer.Exit()
 
 
 @app.command()

@@ -94,3 +94,14 @@ def test_version_answers_without_a_command():
 
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"sugarglass {__version__}"
+
+
+def test_reading_a_work_file_does_not_import_the_renderer():
+    # the canvas package loads its parts on first use: `sugarglass --help` and every command
+    # that only reads the work file no longer import scipy.interpolate (most of the time `--help` took)
+    import subprocess
+    import sys
+
+    probe = "import sys, sugarglass.cli; print('scipy.interpolate' in sys.modules, 'sugarglass.canvas.media' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert found == ["False", "False"]

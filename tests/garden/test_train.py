@@ -138,3 +138,14 @@ def test_mode_seeking_costs_more_when_two_latents_grow_one_plant_and_ignores_the
     other_ground = same + torch.linspace(-0.5, 0.5, 8).view(8, 1, 1, 1)  # each a different flat ground
     assert _mode_seeking(z, plants) < _mode_seeking(z, same)
     assert _mode_seeking(z, other_ground) > 10 * _mode_seeking(z, plants)  # ground is no way out
+
+
+def test_a_checkpoint_of_another_architecture_says_to_train_again(tmp_path, plants):
+    work = load_garden(write_work(tmp_path, plants))
+    train(work, tmp_path / "out", steps=1)
+    path = checkpoint_path(tmp_path / "out")
+    state = load_checkpoint(path)
+    state["model"]["architecture"] = "an-older-garden/1"
+    save_checkpoint(path, state)
+    with pytest.raises(CheckpointError, match="made by another garden model.*--fresh"):
+        train(work, tmp_path / "out", steps=2)

@@ -19,6 +19,7 @@ import csv
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import ReadError, SugarglassError
@@ -171,12 +172,16 @@ class Vocabulary:
         """Rows of an embedding table: the words, padding and the no-caption token."""
         return len(self.words) + FIRST_WORD
 
+    @cached_property
+    def _lookup(self) -> dict[str, int]:
+        return {w: i + FIRST_WORD for i, w in enumerate(self.words)}
+
     def encode(self, text: str | None, strict: bool = True) -> list[int]:
         """Tokens of ``text`` (``[NULL]`` for no caption). ``strict`` refuses unknown words,
         naming them and the words known; otherwise they are left out."""
         if text is None:
             return [NULL]
-        lookup = {w: i + FIRST_WORD for i, w in enumerate(self.words)}
+        lookup = self._lookup
         found = words(text)
         unknown = sorted({w for w in found if w not in lookup})
         if strict:

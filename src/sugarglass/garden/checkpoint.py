@@ -67,6 +67,10 @@ def load_checkpoint(path: Path, model: dict | None = None) -> dict:
                               "one cannot use; train again: sugarglass garden train WORK --fresh (or into another --out)")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a garden checkpoint")
+    if model is not None and state["model"].get("architecture") != model.get("architecture"):
+        raise CheckpointError(f"{path}: made by another garden model ({state['model'].get('architecture')}) than this "
+                              f"version trains ({model.get('architecture')}); train again: sugarglass garden train WORK "
+                              "--fresh (or into another --out)")
     if model is not None and state["model"] != model:
         saved, wanted = state["model"], model
         raise CheckpointError(

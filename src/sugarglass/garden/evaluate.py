@@ -14,18 +14,13 @@ from pathlib import Path
 
 from .config import GardenWork
 from .dataset import load_dataset
-from .quality import Figures, evaluator_for
+from .quality import Figures, evaluator_for, goal_key  # noqa: F401  (goal_key: read beside GOALS)
 from .records import garden_manifest, label_all
 from .train import checkpoint_path, load_generator
 
 GOALS = {"recognisability": (">=", 0.8), "coverage": (">=", 1.0), "precision": (">=", 0.6), "recall": (">=", 0.6),
          "memorised": ("<=", 0.05), "attributes_held_out_captions": (">=", 0.7),
          "attributes_novel_combinations": (">=", 0.5)}
-
-
-def goal_key(name: str) -> str:
-    """The ``GOALS`` key of a prompt set ("held-out captions" -> "attributes_held_out_captions")."""
-    return "attributes_" + name.replace(" ", "_").replace("-", "_")
 
 
 def verdict(key: str, value: float) -> str:

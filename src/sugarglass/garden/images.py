@@ -12,6 +12,13 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return scaled.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) uint8, or already in [-1, 1] -> float32 in [-1, 1]: what every network reads."""
+    if images.dtype == torch.uint8:
+        return images.to(torch.float32) / 127.5 - 1
+    return images.to(torch.float32)
+
+
 def grid(images: np.ndarray, columns: int, gap: int = 2, colour: int = 255) -> np.ndarray:
     """Tile (N, H, W, 3) images row by row, ``gap`` pixels apart."""
     n, h, w, _ = images.shape

@@ -28,6 +28,7 @@ from torch import nn
 
 from .captions import SPECIES
 from .dataset import Dataset
+from .images import to_unit
 
 FORMAT = "sugarglass-garden-judge/4"
 NONE = "(none of them)"
@@ -88,7 +89,7 @@ class Judge:
         return SPECIES in self.classes
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.to(torch.float32) / 127.5 - 1 if images.dtype == torch.uint8 else images.to(torch.float32)
+        x = to_unit(images)
         if x.shape[-1] != self.side:
             x = F.interpolate(x, size=self.side, mode="area")
         return x
@@ -202,7 +203,7 @@ def train_judge(dataset: Dataset, size: int, seed: int, on_epoch=None) -> Judge:
     """Train a judge on the dataset's real images alone (on the CPU: it is small)."""
     generator = torch.Generator().manual_seed(seed * 7_919 + 17)
     side = judge_side(size)
-    images = F.interpolate(dataset.images.to(torch.float32) / 127.5 - 1, size=side, mode="area")
+    images = F.interpolate(to_unit(dataset.images), size=side, mode="area")
     classes = _label_classes(dataset)
     targets = {name: torch.tensor([values.index(v) if v is not None else -1 for v in dataset.captions.labels[name]])
                for name, values in classes.items()}

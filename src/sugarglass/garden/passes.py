@@ -57,7 +57,7 @@ def find_latents(pictures: list[np.ndarray], settings: ProjectPass | RegrowPass,
                  context: Context, tokens=None):
     """For each picture the latent whose plant (grown from ``tokens``, or unprompted) looks most
     like it: the best of the encoder's guess and ``starts`` random latents, refined by Adam on
-    the pixel error at full and quarter size. Returns the latents and the artist's model."""
+    the pixel error at full and quarter size."""
     import torch
     import torch.nn.functional as F
 
@@ -89,7 +89,7 @@ def find_latents(pictures: list[np.ndarray], settings: ProjectPass | RegrowPass,
         optimiser.zero_grad(set_to_none=True)
         error(z).sum().backward()
         optimiser.step()
-    return z.detach(), trained
+    return z.detach()
 
 
 def _resized_like(pictures: list[np.ndarray], plants: np.ndarray) -> list[np.ndarray]:
@@ -103,15 +103,11 @@ def _resized_like(pictures: list[np.ndarray], plants: np.ndarray) -> list[np.nda
 def project(pictures: list[np.ndarray], settings: ProjectPass, rng: np.random.Generator, context: Context) -> list[np.ndarray]:
     """Find each picture's latent in the artist's own model and blend the regenerated plant
     over the picture at ``strength``."""
-    import torch
-
     from .images import to_uint8
+    from .sampling import sample
 
-    z, trained = find_latents(pictures, settings, rng, context)
-    with torch.no_grad():
-        from .sampling import sample
-
-        grown = _resized_like(pictures, to_uint8(sample(trained.generator, z)))
+    z = find_latents(pictures, settings, rng, context)
+    grown = _resized_like(pictures, to_uint8(sample(context.trained().generator, z)))
     return [np.rint(p * (1 - settings.strength) + g.astype(np.float32) * settings.strength).astype(np.uint8)
             for p, g in zip(pictures, grown)]
 
@@ -127,7 +123,7 @@ def regrow(pictures: list[np.ndarray], settings: RegrowPass, rng: np.random.Gene
 
     trained = context.trained()
     tokens = None if settings.description is None else description_tokens(trained.vocabulary, [settings.description])
-    z, trained = find_latents(pictures, settings, rng, context, tokens)
+    z = find_latents(pictures, settings, rng, context, tokens)
     noise = torch.from_numpy(rng.standard_normal(z.shape).astype(np.float32)).to(z.device)
     s = settings.strength
     moved = z * np.sqrt(1 - s * s) + noise * s

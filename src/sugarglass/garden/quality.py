@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from .captions import SPECIES
+from .images import to_unit
 from .judge import Judge, Look
 
 K = 3
@@ -59,7 +60,7 @@ def kid(real: torch.Tensor, fake: torch.Tensor) -> float:
 
 
 def _small(images: torch.Tensor) -> torch.Tensor:
-    x = images.to(torch.float32) / 127.5 - 1 if images.dtype == torch.uint8 else images.to(torch.float32)
+    x = to_unit(images)
     return torch.nn.functional.interpolate(x, size=min(PIXELS, x.shape[-1]), mode="area").flatten(1).double()
 
 
@@ -162,6 +163,11 @@ def chance_accuracy(judge: Judge, grown: Look, wanted: list[dict[str, str]]) -> 
     return sum(shares) / len(shares) if shares else math.nan
 
 
+def goal_key(name: str) -> str:
+    """The figure (and goal) key of a prompt set: "held-out captions" -> "attributes_held_out_captions"."""
+    return "attributes_" + name.replace(" ", "_").replace("-", "_")
+
+
 @dataclass
 class Prompts:
     """Descriptions to grow from, each with the attributes its plants should show."""
@@ -208,7 +214,7 @@ class Evaluator:
             z = latents(len(tokens), self.latent, self.seed * 31 + 6, self.truncation)
             wanted = [w for w in prompts.wanted for _ in range(per_prompt)]
             score, per_attribute = attribute_accuracy(self.judge, self.judge.look(sample(generator, z, tokens)), wanted)
-            key = "attributes_" + prompts.name.replace(" ", "_").replace("-", "_")
+            key = goal_key(prompts.name)
             chance = chance_accuracy(self.judge, seen, prompts.wanted)
             found[key], found[key + "_chance"] = score, chance
             text[prompts.name] = {"accuracy": score, "chance": chance,

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .captions import NULL, PAD, Vocabulary
+from .images import to_unit
 from .model import Generator
 
 
@@ -68,4 +69,4 @@ def latents(count: int, size: int, seed: int, truncation: float | None = None) -
 
 def uint8_images(images: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1
+    return to_unit(torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2))

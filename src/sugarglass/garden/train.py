@@ -1,14 +1,16 @@
 """Training the garden's GAN from scratch, on a GPU when there is one, else on the CPU.
 
 The logistic GAN loss with the discriminator's caption words and mismatched captions (see
-``model``), differentiable augmentation on both sides of the discriminator, Adam, and an EMA
-copy of the generator that every sample is drawn from. Every random number comes from one of
+``model``), each real image rebuilt through the encoder (the VAE half), each grown plant's latent
+read back (BicycleGAN's other half), mode seeking between latents under one caption,
+differentiable augmentation on both sides of the discriminator, Adam, and an EMA copy of the
+generator that every sample is drawn from. Every random number comes from one of
 three seeded generators (data order and captions, latents, augmentation) kept in the checkpoint
 with the rest of the state, and torch runs its deterministic algorithms, so on the CPU the same
 seed, data and settings give the same weights bit for bit, and a resumed run ends where an
 unbroken one does. A budget in minutes stops wherever the clock says, so only a budget in steps
-repeats exactly. On a GPU the batch is larger and the forward passes run in bfloat16; the
-checkpoints are the same files either way.
+repeats exactly. On a GPU the batch is larger; there and on CPUs with native bfloat16 the
+forward passes run in bfloat16; the checkpoints are the same files either way.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .captions import NULL, PAD, Vocabulary
 from .checkpoint import CheckpointError, load_checkpoint, numpy_state, save_checkpoint, set_numpy_state
 from .config import GardenWork
 from .dataset import Dataset, DatasetReport, load_dataset, source_record
-from .images import grid, to_uint8
+from .images import grid, to_uint8, to_unit
 from .model import Discriminator, Encoder, Generator, build
 from .quality import evaluator_for
 from .records import admit, garden_manifest
@@ -38,7 +40,7 @@ from .sampling import garden_tokens, pad_tokens, sample
 
 SAMPLE_GRID = 36  # plants in every sample grid, 6 x 6
 STREAMS = {"data": 1, "latent": 2, "augment": 3, "samples": 4, "holdout": 7}
-ARCHITECTURE = "fastgan-film-text/1"
+ARCHITECTURE = "vaegan-sle-text/1"  # conditional VAE-GAN, skip-layer excitation, own text encoder
 
 
 def device() -> torch.device:
@@ -185,7 +187,7 @@ def train(work: GardenWork, out_dir: Path, *, steps: int | None = None, minutes:
     if state is not None:
         _restore(nets, streams, state)
         step = int(state["step"])
-    data = (dataset.images.to(torch.float32) / 127.5 - 1).to(on).contiguous(memory_format=torch.channels_last)
+    data = to_unit(dataset.images).to(on).contiguous(memory_format=torch.channels_last)
     batch = settings.gpu_batch if on.type == "cuda" else settings.batch
     half = half_precision(on, settings.precision)
     start_step = step

@@ -190,3 +190,16 @@ def test_regrowing_at_no_strength_keeps_the_plant_and_at_full_strength_grows_ano
     assert near < far
     with pytest.raises(Exception, match="emerald"):
         regrow(picture, RegrowPass(kind="regrow", description="emerald flowers"), np.random.default_rng(1), context)
+
+
+def test_an_unknown_word_in_a_later_pass_stops_the_chain_before_anything_is_written(garden, tmp_path):
+    from sugarglass.garden.captions import DescriptionError
+    from sugarglass.garden.config import PosterisePass, RegrowPass
+    from sugarglass.garden.passes import run_passes
+
+    work, out = garden
+    chain = [PosterisePass(kind="posterise", levels=3), RegrowPass(kind="regrow", description="emerald flowers")]
+    unknown = work.model_copy(update={"garden": work.garden.model_copy(update={"passes": chain})})
+    with pytest.raises(DescriptionError, match="emerald"):
+        run_passes(unknown, out, count=2, seed=77)
+    assert not (out / "passes-77").exists()

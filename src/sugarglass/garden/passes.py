@@ -336,6 +336,9 @@ def run_passes(work: GardenWork, out_dir: Path, *, inputs: list[Path] | None = N
     seed = work.seed if seed is None else seed
     context = Context(work, out_dir)
     trained = context.trained()
+    for settings in chain:  # an unknown word in any pass's description stops the chain before it writes
+        if isinstance(settings, RegrowPass) and settings.description is not None:
+            trained.vocabulary.encode(settings.description)
     state = trained.state
     earlier: list[dict] = []
     if inputs:

@@ -33,3 +33,34 @@ def wait_until(condition, timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the run did not get there in time"
         time.sleep(0.005)
+
+
+def visit(store_path: Path, text: str, scope: str = "keep-text") -> str:
+    """A visitor's message stored as the visitor form stores it; returns the receipt code."""
+    from datetime import datetime, timezone
+
+    from sugarglass.affect import LanguageGuesser, make_analyzer
+    from sugarglass.ingest import ingest_visitor
+    from sugarglass.store import Store
+
+    with Store(store_path) as store:
+        return ingest_visitor(store, make_analyzer("vader"), LanguageGuesser(), text, scope, datetime.now(timezone.utc))
+
+
+def small_demo_work(folder: Path, live: dict, **changes) -> Path:
+    """The demo work with a small canvas and the given ``[live]`` table (other top-level tables
+    replaced by ``changes``), its data copied beside it: a live run that starts in a second."""
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    if not (folder / "demo").exists():
+        shutil.copytree(DEMO_WORK.parent / "demo", folder / "demo")
+    document = tomllib.loads(DEMO_WORK.read_text(encoding="utf-8"))
+    document["canvas"].update(width=60, height=80)
+    document["live"] = live
+    document.update(changes)
+    path = folder / "demo.toml"
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    return path

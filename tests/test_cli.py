@@ -105,3 +105,39 @@ def test_reading_a_work_file_does_not_import_the_renderer():
     probe = "import sys, sugarglass.cli; print('scipy.interpolate' in sys.modules, 'sugarglass.canvas.media' in sys.modules)"
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert found == ["False", "False"]
+
+
+def test_user_strings_print_as_they_are_not_as_markup_or_emoji(make_work, tmp_path, monkeypatch):
+    # rich reads "[red]" as a style and ":two:" as an emoji code; a file name, a store path, an
+    # activity type in someone's outbox and an error message must all print as written
+    monkeypatch.chdir(tmp_path)
+    hostile = "a[red]b:two:"
+    (tmp_path / f"{hostile}.csv").write_bytes(b"text\nok\n\xff\n")
+    outbox = {"type": "OrderedCollection", "orderedItems": [{"type": f"[bold]{hostile}"}]}
+    (tmp_path / "outbox.json").write_text(__import__("json").dumps(outbox), encoding="utf-8")
+    failing = make_work(source("a", "csv", f"{hostile}.csv"), name="failing")
+    result = invoke("ingest", failing.name)
+    assert result.exit_code == 2 and f"{hostile}.csv, line 3: not valid utf-8" in result.flat
+
+    skipping = make_work(source("a", "csv", f"{hostile}.csv", on_error="skip"), source("m", "mastodon-outbox", "outbox.json"),
+                         name="skipping")
+    result = invoke("ingest", skipping.name, "--store", f"{hostile}.sqlite")
+    assert result.exit_code == 0, result.output
+    assert f"into {hostile}.sqlite" in result.flat
+    assert f"skipped {hostile}.csv:3: not valid utf-8" in result.flat
+    assert f"1 activity [bold]{hostile}" in result.flat
+    assert "2️⃣" not in result.output
+
+
+def test_an_export_never_hands_a_spreadsheet_a_formula(make_work, tmp_path):
+    from support import source
+
+    (tmp_path / "a.csv").write_text('id,text\n"=HYPERLINK(""http://x"")",hope\n"\t=1+1",joy\n"@SUM(A1)",rain\nplain,sun\n',
+                                    encoding="utf-8")
+    work = make_work(source("a", "csv", "a.csv", id_column="id"))
+    assert invoke("ingest", work).exit_code == 0
+    exported = invoke("feelings", "export", work, "--csv", tmp_path / "out.csv")
+    assert exported.exit_code == 0, exported.flat
+    with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as handle:
+        ids = sorted(row["post_id"] for row in csv.DictReader(handle))
+    assert ids == sorted(["'=HYPERLINK(\"http://x\")", "'\t=1+1", "'@SUM(A1)", "plain"])

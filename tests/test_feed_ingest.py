@@ -9,6 +9,7 @@ import pytest
 from feeds_server import FeedServer, Route
 
 from support import consent, source
+from sugarglass.erasure import withdraw_source
 from sugarglass.ingest import ingest_work
 from sugarglass.live.hub import LiveHub
 from sugarglass.live.loop import Installation
@@ -79,10 +80,16 @@ def test_a_live_run_polls_its_feed_and_new_items_enter_the_signal(make_work, ser
         while installation.tick < 5 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert server.hits["/feed.xml"] == 1, "polled once, then not again before poll_seconds"
+        assert installation.pollers["news"].state()["seen"] == ["a"]
+        with Store(work.store_path) as store:
+            assert store.db.execute("SELECT count(*) FROM posts WHERE source_id = 'news'").fetchone()[0] == 1
+            withdraw_source(store, "news", "the publisher asked")
+        while "news" in installation.pollers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "news" not in installation.pollers, "a withdrawn feed is no longer polled"
     finally:
         stop.set()
         thread.join(timeout=60)
     assert installation.failed is None
     with Store(work.store_path) as store:
-        assert store.db.execute("SELECT count(*) FROM posts WHERE source_id = 'news'").fetchone()[0] == 1
-    assert installation.pollers["news"].state()["seen"] == ["a"]
+        assert store.db.execute("SELECT count(*) FROM posts WHERE source_id = 'news'").fetchone()[0] == 0

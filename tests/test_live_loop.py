@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tomli_w
 
-from support import DEMO_WORK, wait_until
+from support import small_demo_work, visit, wait_until
 from sugarglass.live.checkpoint import load_checkpoint
 from sugarglass.live.hub import Command, LiveHub
 from sugarglass.live.loop import Installation
@@ -26,13 +24,7 @@ from sugarglass.work import load_work
 
 @pytest.fixture
 def live_work(tmp_path: Path) -> Path:
-    shutil.copytree(DEMO_WORK.parent / "demo", tmp_path / "demo")
-    document = tomllib.loads(DEMO_WORK.read_text(encoding="utf-8"))
-    document["canvas"].update(width=60, height=80)
-    document["live"] = {"tick_seconds": 0.02, "checkpoint_every": 10}
-    path = tmp_path / "demo.toml"
-    path.write_text(tomli_w.dumps(document), encoding="utf-8")
-    return path
+    return small_demo_work(tmp_path, {"tick_seconds": 0.02, "checkpoint_every": 10})
 
 
 def start(work: Path, out: Path, *args: str) -> subprocess.Popen:
@@ -98,15 +90,18 @@ def test_sigterm_stops_cleanly_after_a_final_checkpoint(live_work, tmp_path):
 
 def test_visitors_words_enter_the_signal_within_one_tick(live_work, tmp_path):
     work = load_work(live_work)
-    hub = LiveHub(visitor_queue=5)
+    hub = LiveHub()
     installation = Installation(work, work.live, hub, tmp_path / "out", max_ticks=400)
     stop = threading.Event()
     thread = threading.Thread(target=installation.run, args=(stop,))
     thread.start()
     try:
         wait_until(lambda: installation.tick >= 5 or installation.failed)
-        kept = hub.submit_visitor("I came here angry and I leave with hope. Thank you all!", "keep-text")
-        scored = hub.submit_visitor("Zanzibar-lilac secret words, sad and tired", "score")
+        hub.command(Command("pause"))  # both stored while paused: they enter together at the resume
+        wait_until(lambda: hub.overlay.paused)
+        kept = visit(work.store_path, "I came here angry and I leave with hope. Thank you all!", "keep-text")
+        scored = visit(work.store_path, "Zanzibar-lilac secret words, sad and tired", "score")
+        hub.command(Command("resume"))
         wait_until(lambda: hub.last_ripple() is not None or installation.failed)
         assert len(hub.last_ripple().ripples) == 2, "both messages entered in the same tick"
         hub.command(Command("pause"))
@@ -141,7 +136,7 @@ def test_a_checkpoint_of_another_work_or_seed_is_refused(live_work, tmp_path):
         Installation(work, work.live, LiveHub(), out, seed=5, max_ticks=3).run(threading.Event())
 
 
-def test_a_withdrawal_during_the_run_reaches_it_at_the_next_tick(live_work, tmp_path):
+def test_a_withdrawal_during_the_run_reaches_it_at_the_next_tick(live_work, tmp_path, caplog):
     from sugarglass.erasure import notices, withdraw_source
 
     work = load_work(live_work)
@@ -166,6 +161,16 @@ def test_a_withdrawal_during_the_run_reaches_it_at_the_next_tick(live_work, tmp_
     assert installation.failed is None
     assert notices(out)[0]["source"] == "campaign-posts"
     assert hub.overlay.sources.get("campaign-posts", 0) == 0
+
+    # after a power cut the installation comes back without the withdrawn source, rather than
+    # refusing to start until someone edits the work file
+    again = Installation(work, work.live, LiveHub(), out, max_ticks=installation.tick + 3)
+    with caplog.at_level(logging.WARNING, logger="sugarglass.live"):
+        again.run(threading.Event())
+    assert again.failed is None and again.tick == installation.tick + 3
+    assert any("'campaign-posts' was withdrawn" in r.getMessage() for r in caplog.records)
+    with Store(work.store_path) as store:
+        assert store.counts().get("campaign-posts") is None, "a restart never reads a withdrawn source again"
 
 
 def test_the_live_command_serves_the_page_and_stops_on_sigterm(live_work, tmp_path):

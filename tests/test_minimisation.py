@@ -8,7 +8,7 @@ import threading
 
 import tomli_w
 
-from support import consent, wait_until
+from support import consent, visit, wait_until
 from sugarglass.live.hub import LiveHub
 from sugarglass.live.loop import Installation
 from sugarglass.run import run_work
@@ -52,7 +52,7 @@ def test_score_scope_keeps_every_text_off_the_disk(tmp_path):
         thread.start()
         try:
             wait_until(lambda: installation.tick >= 2 or installation.failed)
-            hub.submit_visitor(f"{VISITOR_SECRET}: I feel hopeful", "score")
+            visit(work.store_path, f"{VISITOR_SECRET}: I feel hopeful", "score")
             wait_until(lambda: hub.last_ripple() is not None or installation.failed)
             target = installation.tick + 4
             wait_until(lambda: installation.tick >= target or installation.failed)

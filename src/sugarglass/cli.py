@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from . import __version__
@@ -23,8 +24,10 @@ from .errors import SugarglassError
 from .garden_cli import garden_app
 from .work import Work, load_work
 
-console = Console()
-errors = Console(stderr=True)
+# Posts, ids and file names are printed: ":two:" in one must stay text, not become an emoji
+# (rich's default), and every user string goes through ``escape`` so "[red]" stays text too.
+console = Console(emoji=False)
+errors = Console(stderr=True, emoji=False)
 
 app = typer.Typer(help="Living, data-driven artworks made with consent.", no_args_is_help=True, add_completion=False)
 consent_app = typer.Typer(help="Consent records: list them, withdraw a source.", no_args_is_help=True)
@@ -66,7 +69,8 @@ def friendly(command: Callable) -> Callable:
 
 
 def fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    """Print one error line, the message as plain text whatever brackets or colons it holds."""
+    errors.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -135,15 +139,15 @@ def ingest(
             results = ingest_work(work, db, sources=source, on_post=on_post)
         for source_id, task in tasks.items():
             progress.update(task, advance=pending[source_id], total=progress.tasks[task].completed + pending[source_id])
-    table = Table(title=f"ingest of {work.name} into {db.path}", title_justify="left")
+    table = Table(title=f"ingest of {work.name} into {escape(str(db.path))}", title_justify="left")
     for column in ("source", "read", "added", "left out", "bad (skipped)"):
         table.add_column(column, justify="left" if column == "source" else "right")
     for r in results:
         if r.unchanged:
-            table.add_row(r.source, "-", "0", "file unchanged", "-")
+            table.add_row(escape(r.source), "-", "0", "file unchanged", "-")
             continue
         left = ", ".join(f"{n} {why}" for why, n in sorted(r.left_out.items())) or "0"
-        table.add_row(r.source, str(r.read), str(r.added), left, str(r.bad))
+        table.add_row(escape(r.source), str(r.read), str(r.added), escape(left), str(r.bad))
     console.print(table)
     for r in results:
         for line, reason in (r.report.problems if r.report else [])[:10]:
@@ -182,9 +186,9 @@ def consent_list(work_file: WorkArg, store: StoreOpt = None) -> None:
         for key in ("granted_by", "basis", "scope", "licence", "granted_at", "expires", "evidence"):
             grid.add_row(key.replace("_", " "), escape(str(row[key] or "-")))
         grid.add_row("posts stored", str(row["posts"]))
-        console.print(Panel(grid, title=f"[bold]{escape(source_id)}[/]", title_align="left", expand=False))
+        console.print(Panel(grid, title=Text(source_id, style="bold"), title_align="left", expand=False))
     for w in withdrawals:
-        console.print(f"withdrawal: {w['source']} on {w['withdrawn_at']}: {w['posts_removed']} posts and "
+        console.print(f"withdrawal: {escape(w['source'])} on {w['withdrawn_at']}: {w['posts_removed']} posts and "
                       f"{w['feelings_removed']} feelings removed" + (f" ({escape(w['reason'])})" if w["reason"] else ""),
                       highlight=False)
 
@@ -203,7 +207,7 @@ def consent_withdraw(
     work = load_work(work_file)
     with open_store(work, store) as db:
         done = withdraw_source(db, source, reason)
-    console.print(f"withdrew [bold]{source}[/]: {done.posts} posts and {done.feelings} feelings deleted; "
+    console.print(f"withdrew [bold]{escape(source)}[/]: {done.posts} posts and {done.feelings} feelings deleted; "
                   f"{len(done.outputs_marked)} output folder(s) marked, {len(done.checkpoints_rewritten)} checkpoint(s) "
                   "rewritten; later ingests of it will be refused.")
 
@@ -223,7 +227,7 @@ def feelings_show(work_file: WorkArg, store: StoreOpt = None, out: OutOpt = None
     for column in ("source", "posts", "not English", "text kept"):
         table.add_column(column, justify="left" if column == "source" else "right")
     for source_id, c in sorted(counts.items()):
-        table.add_row(source_id, str(c["posts"]), str(c["non_english"]), str(c["with_text"]))
+        table.add_row(escape(source_id), str(c["posts"]), str(c["non_english"]), str(c["with_text"]))
     console.print(table)
     s = summarise(signal)
     grouping = f"window {work.signal.window}" if work.signal.posts_per_tick is None else f"{work.signal.posts_per_tick} posts a tick"
@@ -242,7 +246,7 @@ def feelings_show(work_file: WorkArg, store: StoreOpt = None, out: OutOpt = None
     label(path, build_manifest(work=work, sources=sources, analyzer=analyzer_record(work), seed=work.seed, steps=0,
                                provenance=work.provenance,
                                sections={"signal": {**work.signal.model_dump(mode="json"), "ticks": s["ticks"], "posts": s["posts"]}}))
-    console.print(f"plot: {path}")
+    console.print(f"plot: {escape(str(path))}")
 
 
 @feelings_app.command("export")
@@ -256,16 +260,18 @@ def feelings_export(
     work = load_work(work_file)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     partial = csv_path.with_name(csv_path.name + ".partial")
+    from .store import spreadsheet_safe
+
     rows = 0
     with open_store(work, store) as db, partial.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(["source", "post_id", "created_at", "language", "non_english", "compound", "compnorm", "pos", "neg", "neu"])
         for source_id, post_id, created, language, non_english, *scores in db.export_rows(work.signal_sources):
             when = datetime.fromtimestamp(created, timezone.utc).isoformat().replace("+00:00", "Z") if created is not None else ""
-            writer.writerow([source_id, post_id, when, language or "", non_english, *scores])
+            writer.writerow(spreadsheet_safe([source_id, post_id, when, language or "", non_english, *scores]))
             rows += 1
     partial.replace(csv_path)
-    console.print(f"wrote {rows} rows to {csv_path}")
+    console.print(f"wrote {rows} rows to {escape(str(csv_path))}")
 
 
 StepsOpt = Annotated[int | None, typer.Option("--steps", "-n", min=1, help="Ticks to run (default: the work's society.steps).")]
@@ -289,7 +295,8 @@ def simulate(work_file: WorkArg, steps: StepsOpt = None, seed: SeedOpt = None, o
     manifest = build_manifest(work=work, sources=[], analyzer={}, seed=seed, steps=steps or work.society.steps,
                               provenance=work.provenance, sections={"society": settings_sections(work)["society"]})
     label_folder(folder, sorted(written.values()), manifest, work)
-    console.print(f"wrote {len(written)} files to {folder}, each with its manifest: " + ", ".join(p.name for p in written.values()))
+    console.print(f"wrote {len(written)} files to {escape(str(folder))}, each with its manifest: "
+                  + escape(", ".join(p.name for p in written.values())))
 
 
 @app.command()
@@ -302,19 +309,19 @@ def run(work_file: WorkArg, steps: StepsOpt = None, seed: SeedOpt = None, out: O
     work = load_work(work_file)
     with open_store(work, store) as db, _bar() as progress:
         result = run_work(work, db, seed=seed, steps=steps, out_dir=out, progress=progress)
-    table = Table(title=f"{work.title or work.name}: {result.steps} ticks in {result.out_dir}", title_justify="left")
+    table = Table(title=escape(f"{work.title or work.name}: {result.steps} ticks in {result.out_dir}"), title_justify="left")
     table.add_column("file")
     table.add_column("bytes", justify="right")
     for path in sorted(set(result.files.values())):
-        table.add_row(str(path.relative_to(result.out_dir)), f"{path.stat().st_size:,}")
+        table.add_row(escape(str(path.relative_to(result.out_dir))), f"{path.stat().st_size:,}")
     console.print(table)
     for name, count in result.output_errors.items():
-        console.print(f"[yellow]{name}: {count} tick(s) failed; see the log above[/]")
+        console.print(f"[yellow]{escape(name)}: {count} tick(s) failed; see the log above[/]")
 
 
 def _bar() -> Progress:
     return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=console, transient=False,
     )
 
@@ -344,7 +351,7 @@ def live(
     seed = work.seed if seed is None else seed
     settings = work.live.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
     folder = out or Path("out") / f"{work.name}-{seed}" / "live"
-    hub = LiveHub(work.readout.columns, work.readout.rows, visitor_queue=settings.visitor_queue)
+    hub = LiveHub(work.readout.columns, work.readout.rows)
     installation = Installation(work, settings, hub, folder, store or work.store_path, seed, max_ticks)
     stop = threading.Event()
     logging.getLogger("sugarglass").setLevel(logging.INFO)
@@ -365,7 +372,10 @@ def live(
             server.should_exit = True
 
     thread = threading.Thread(target=run_then_close, name="sugarglass-live")
-    app = make_app(hub, settings, store or work.store_path, canvas=work.canvas, on_shutdown=stop.set)
+    from .affect import make_analyzer
+
+    app = make_app(hub, settings, store or work.store_path, canvas=work.canvas, on_shutdown=stop.set, state_dir=folder,
+                   analyzer=make_analyzer(work.analyzer.name), non_english=work.analyzer.non_english)
     server = make_server(app, settings.host, settings.port)
     thread.start()
     try:
@@ -389,12 +399,12 @@ def verify(file: FileArg, store: StoreOpt = None) -> None:
     from .provenance.verify import verify as check
 
     verdict = check(file, store)
-    table = Table(title=f"verify {file}", title_justify="left", show_header=False)
+    table = Table(title=f"verify {escape(str(file))}", title_justify="left", show_header=False)
     table.add_column("")
     table.add_column("check")
     table.add_column("detail", overflow="fold")
     for c in verdict.checks:
-        table.add_row("[green]✓[/]" if c.ok else "[red]✗[/]", c.name, escape(c.detail))
+        table.add_row("[green]✓[/]" if c.ok else "[red]✗[/]", escape(c.name), escape(c.detail))
     console.print(table)
     if verdict.ok:
         console.print("[bold green]VERIFIED[/]: the file is as its manifest says, and every source's consent is in force.")
@@ -479,4 +489,4 @@ def sweep(
     with _bar() as progress:
         table = run_sweep(work, settings=chosen, seeds=seeds, steps=steps or work.society.steps, scheduler=scheduler,
                           out_dir=out or Path("out") / f"{work.name}-sweep", progress=progress)
-    console.print(f"sweep table: {table}; plots and manifest.json beside it")
+    console.print(f"sweep table: {escape(str(table))}; plots and manifest.json beside it")

@@ -10,12 +10,9 @@ its signal.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from .files import write_atomic
 from .store import Store, now
@@ -74,22 +71,9 @@ def notices(folder: Path) -> list[dict]:
 
 
 def scrub_checkpoints(folder: Path, source_id: str) -> list[Path]:
-    """Rewrite every live checkpoint in ``folder`` without what it held about the source."""
-    rewritten = []
-    for target in sorted(folder.glob("generation-*")):
-        live = target / "live.npz"
-        if not live.is_file():
-            continue
-        with np.load(live, allow_pickle=False) as data:
-            header = json.loads(str(data["header"]))
-            arrays = {name: data[name].copy() for name in data.files if name != "header"}
-        feeds, watched = header.get("feeds", {}), header.get("watched", {})
-        if source_id not in feeds and source_id not in watched:
-            continue
-        feeds.pop(source_id, None)
-        watched.pop(source_id, None)
-        buffer = io.BytesIO()
-        np.savez(buffer, header=np.array(json.dumps(header)), **arrays)
-        write_atomic(live, buffer.getvalue())
-        rewritten.append(live)
-    return rewritten
+    """Rewrite every kept generation of a live run's checkpoints in ``folder`` without what it
+    held about the source, checksums and all, so that each still loads and no fallback to an
+    older generation can bring the source's marks back (see live/checkpoint.py for the order)."""
+    from .live.checkpoint import scrub_sources
+
+    return scrub_sources(folder, {source_id})

@@ -40,3 +40,7 @@ class ReadError(SugarglassError):
 
 class StoreError(SugarglassError):
     """The store refuses an operation (an unknown source, a corrupt database)."""
+
+
+class CheckpointError(SugarglassError):
+    """No checkpoint of a live run can be resumed from: every kept generation is damaged."""

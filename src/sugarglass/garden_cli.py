@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 garden_app = typer.Typer(help="The garden: a model trained only on the artist's images, and passes over its plants.",
                          no_args_is_help=True)
@@ -87,7 +88,7 @@ def train(
 
     work, folder = _load(work_file, out)
     console = _console()
-    console.print(f"training {work.name} at {work.garden.size} px on {device()} into {folder}", highlight=False)
+    console.print(f"training {work.name} at {work.garden.size} px on {device()} into {escape(str(folder))}", highlight=False)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console)
     judge = progress.add_task("judge (learns the real plants first)", total=None, speed="")
@@ -116,7 +117,8 @@ def train(
                   f"dataset {result.report.used} images, {result.report.captioned} captioned", highlight=False)
     if result.history:
         console.print(f"at step {result.history[-1]['step']}: {_latest(result.history[-1])}", highlight=False)
-    console.print(f"checkpoint {result.checkpoint}; samples in {folder / 'samples'}; `sugarglass garden eval` for every figure",
+    console.print(f"checkpoint {escape(str(result.checkpoint))}; samples in {escape(str(folder / 'samples'))}; "
+                  "`sugarglass garden eval` for every figure",
                   highlight=False)
 
 
@@ -162,14 +164,14 @@ def eval_(
             base = judge["confident_real"]  # held-out real images, named by the judge
         table.add_row(name, f"{value:.3f}", "" if base is None else f"{base:.3f}", aim(key, value))
     for name, found in result.text.items():
-        table.add_row(f"attributes, {name}", f"{found['accuracy']:.3f}", f"by chance {found['chance']:.3f}",
+        table.add_row(escape(f"attributes, {name}"), f"{found['accuracy']:.3f}", f"by chance {found['chance']:.3f}",
                       aim(goal_key(name), found["accuracy"]))
     console.print(table)
     for name, found in result.text.items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in found["per_attribute"].items())
         console.print(f"attributes, {name}: {found['descriptions']} descriptions x {found['plants_each']} plants; {parts}",
                       highlight=False)
-    console.print(f"plot {result.plot}; figures {result.report}", highlight=False)
+    console.print(f"plot {escape(str(result.plot))}; figures {escape(str(result.report))}", highlight=False)
 
 
 @garden_app.command()
@@ -185,7 +187,8 @@ def grow(
 
     work, folder = _load(work_file, out)
     grown = run_grow(work, folder, count=count, seed=seed)
-    _console().print(f"grew {len(grown.singles)} plants in {grown.folder}: {grown.grid.name}, plants/, {grown.video.name}; "
+    _console().print(f"grew {len(grown.singles)} plants in {escape(str(grown.folder))}: {escape(grown.grid.name)}, plants/, "
+                     f"{escape(grown.video.name)}; "
                      f"each file carries its manifest", highlight=False)
 
 
@@ -204,8 +207,8 @@ def describe(
 
     work, folder = _load(work_file, out)
     grown = run_grow(work, folder, count=count, seed=seed, description=description)
-    _console().print(f"grew {len(grown.singles)} plants for {description!r} in {grown.folder}: {grown.grid.name}, "
-                     f"plants/, {grown.video.name}; each file carries its manifest and the description", highlight=False)
+    _console().print(f"grew {len(grown.singles)} plants for {escape(repr(description))} in {escape(str(grown.folder))}: "
+                     f"{escape(grown.grid.name)}, plants/, {escape(grown.video.name)}; each file carries its manifest and the description", highlight=False)
 
 
 @garden_app.command()
@@ -224,8 +227,8 @@ def passes(
     result = run_passes(work, folder, inputs=images or None, seed=seed, count=count)
     console = _console()
     for stage in result.stages:
-        console.print(f"  {stage.relative_to(result.folder)}: {len(list(stage.glob('*.png')))} pictures")
-    console.print(f"{len(result.final)} final pictures in {result.stages[-1]}")
+        console.print(f"  {escape(str(stage.relative_to(result.folder)))}: {len(list(stage.glob('*.png')))} pictures")
+    console.print(f"{len(result.final)} final pictures in {escape(str(result.stages[-1]))}")
 
 
 @garden_app.command()
@@ -242,13 +245,13 @@ def dataset(work_file: WorkArg, out: OutOpt = None) -> None:
     report = load_dataset(work, folder / "cache").report
     consent = work.garden.dataset.consent
     console = _console()
-    console.print(f"dataset {work.garden.dataset.id!r} in {report.folder}" + (" (drawn just now)" if report.generated else ""))
-    console.print(f"consent: {consent.basis}, {consent.licence}, granted by {consent.granted_by} on {consent.granted_at}")
+    console.print(f"dataset {work.garden.dataset.id!r} in {escape(str(report.folder))}" + (" (drawn just now)" if report.generated else ""))
+    console.print(escape(f"consent: {consent.basis}, {consent.licence}, granted by {consent.granted_by} on {consent.granted_at}"))
     table = Table(show_header=False)
     table.add_row("images found", str(report.found))
     table.add_row("used", f"{report.used} (squared to {report.side} px)")
     for reason, n in sorted(report.reasons().items()):
-        table.add_row(f"skipped: {reason}", str(n))
+        table.add_row(escape(f"skipped: {reason}"), str(n))
     if report.ignored:
         table.add_row("other files, ignored", str(len(report.ignored)))
     if report.widths:
@@ -256,8 +259,8 @@ def dataset(work_file: WorkArg, out: OutOpt = None) -> None:
         table.add_row("height px (min / median / max)", f"{min(report.heights)} / {statistics.median(report.heights):g} / {max(report.heights)}")
     table.add_row("captioned", f"{report.captioned} ({report.uncaptioned} without a caption train unprompted)")
     if report.labels:
-        table.add_row("labels", ", ".join(report.labels))
+        table.add_row("labels", escape(", ".join(report.labels)))
     table.add_row("content sha256", report.sha256[:16] + "…")
     console.print(table)
     for name, reason in report.rejected:
-        console.print(f"  [yellow]skipped[/] {name}: {reason}", highlight=False)
+        console.print(f"  [yellow]skipped[/] {escape(str(name))}: {escape(reason)}", highlight=False)

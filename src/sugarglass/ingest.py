@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from .affect import Analyzer, LanguageGuesser, clean, make_analyzer
-from .errors import ReadError
+from .errors import ReadError, SugarglassError
 from .records import Post, ScoredPost
 from .sources import ReadReport, read_source
 from .consent import Consent
-from .store import NewPost, Store, receipt_digest
+from .store import VISITORS, NewPost, Store, receipt_digest
 from .sources.feeds import FeedFetch, fetch_feed
 from .work import FeedSource, Source, Work
 
@@ -58,9 +59,10 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_consents(work: Work, store: Store, today: date | None = None) -> None:
-    """Refuse the whole work before anything is read if any source may not be used."""
-    for source in work.sources:
+def check_consents(work: Work, store: Store, today: date | None = None, sources: list[Source] | None = None) -> None:
+    """Refuse the whole work (or the sources named) before anything is read if any of them may
+    not be used."""
+    for source in work.sources if sources is None else sources:
         store.check_not_withdrawn(source.id)
         source.consent.check_in_force(source.id, today)
 
@@ -74,10 +76,10 @@ def ingest_work(
     on_post: Callable[[str], None] | None = None,
 ) -> list[IngestResult]:
     """Ingest every source of the work (or those named), after checking all their consents."""
-    check_consents(work, store)
+    chosen = work.sources if sources is None else [work.source(name) for name in sources]
+    check_consents(work, store, sources=chosen)
     analyzer = analyzer or make_analyzer(work.analyzer.name)
     guesser = LanguageGuesser()
-    chosen = [work.source(name) for name in sources] if sources else work.sources
     return [result for source in chosen for result in ingest_source(work, source, store, analyzer, guesser, on_post)]
 
 
@@ -147,6 +149,7 @@ def store_posts(
     keep_text = source.consent.keeps_text
     skip_foreign = work.analyzer.non_english == "skip"
     with store.transaction():
+        store.check_not_withdrawn(source.id)  # a watched file or a feed withdrawn while a live run polls it
         store.register(source.id, source.kind, source.location, source.consent)
         if store.already_ingested(source.id, content_sha256, analyzer.name, analyzer.version):
             result.unchanged = True
@@ -223,7 +226,17 @@ def prepare_post(
     )
 
 
-VISITORS = "visitors"
+RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on a screen
+
+
+def new_receipt() -> str:
+    """A code a visitor can write down: 12 characters in groups of four, about 60 bits."""
+    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
+    return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+
+
+class VisitorRefused(SugarglassError):
+    """A visitor's message that cannot be taken in; the message says why, to the visitor."""
 
 
 def visitor_consent(day: date) -> Consent:
@@ -238,23 +251,32 @@ def visitor_consent(day: date) -> Consent:
     )
 
 
-def ingest_visitor(work: Work, store: Store, analyzer: Analyzer, guesser: LanguageGuesser,
-                   receipt: str, text: str, scope: str, received_at: datetime) -> IngestResult:
-    """A visitor's message: cleaned and scored like any post, stored under the scope they chose
-    (text kept only for ``keep-text``), with the hash of their receipt. Two visitors may write
-    the same words, so visitors' messages are never dropped as duplicates."""
+def ingest_visitor(store: Store, analyzer: Analyzer, guesser: LanguageGuesser, text: str, scope: str,
+                   received_at: datetime, skip_foreign: bool = False) -> str:
+    """Store a visitor's message and return its receipt code: the code exists only once the
+    message (its scores, and its words under ``keep-text``) is committed, so every receipt
+    given out withdraws a stored post. Cleaned and scored like any post; two visitors may write
+    the same words, so visitors' messages are never dropped as duplicates. Words that clean
+    to nothing (markup, a bare link, an @name) are refused with the reason."""
     store.check_not_withdrawn(VISITORS)
     report = ReadReport(Path("visitor form"), "skip")
-    post = Post(receipt_digest(receipt)[:20], text, received_at, VISITORS, 0)
-    result = IngestResult(VISITORS, report.path, receipt_digest(receipt), report=report)
-    with store.transaction():
-        store.register(VISITORS, "visitor-form", "visitor form", visitor_consent(received_at.date()))
-        result.ingest_id = store.begin_ingest(VISITORS, result.file_sha256, analyzer.name, analyzer.version, analyzer.licence)
-        result.read = 1
-        new = prepare_post(post, scope == "keep-text", guesser, analyzer, set(), report, work.analyzer.non_english == "skip")
-        if new is not None:
-            store.add_visitor_post(VISITORS, result.ingest_id, new, receipt, scope, received_at.isoformat(timespec="seconds"))
-            result.added = 1
-        result.left_out = dict(report.left_out)
-        store.finish_ingest(result.ingest_id, read=1, added=result.added, bad=0, left_out=result.left_out)
-    return result
+    post = Post("visitor", text, received_at, VISITORS, 0)
+    new = prepare_post(post, scope == "keep-text", guesser, analyzer, set(), report, skip_foreign)
+    if new is None:
+        if "not English" in report.left_out:
+            raise VisitorRefused("this work reads words in English only; please write your message in English")
+        raise VisitorRefused("your message has no words left once links, @names and markup are taken out; "
+                             "please write a few words of your own")
+    for _ in range(4):
+        receipt = new_receipt()
+        digest = receipt_digest(receipt)
+        with store.transaction():
+            if store.has_receipt(digest):
+                continue  # about one chance in 10^18; a fresh code is drawn
+            store.register(VISITORS, "visitor-form", "visitor form", visitor_consent(received_at.date()))
+            ingest_id = store.begin_ingest(VISITORS, digest, analyzer.name, analyzer.version, analyzer.licence)
+            stored = dataclasses.replace(new, post_id=digest[:20], text_key=None)
+            store.add_visitor_post(VISITORS, ingest_id, stored, receipt, scope, received_at.isoformat(timespec="seconds"))
+            store.finish_ingest(ingest_id, read=1, added=1, bad=0, left_out={})
+        return receipt
+    raise RuntimeError("four receipt codes in a row were taken: the random source is broken")

@@ -17,7 +17,7 @@ from rich.progress import Progress
 
 from .couplings import CouplingError, schedule
 from .ingest import IngestResult, ingest_work
-from .outputs import LevelsFile, Outputs, make_output
+from .outputs import LevelsFile, guarded, make_output
 from .provenance import build_manifest, label, write_manifest
 from .readout import Readout
 from .signal import build_signal
@@ -62,6 +62,7 @@ def settings_sections(work: Work) -> dict:
         "readout": work.readout.model_dump(mode="json"),
         "canvas": work.canvas.model_dump(mode="json"),
         "outputs": [c.model_dump(mode="json") for c in work.outputs],
+        "safety": work.safety.model_dump(mode="json"),
     }
 
 
@@ -127,7 +128,7 @@ def run_work(work: Work, store: Store, *, seed: int | None = None, steps: int | 
     try:
         # Outputs open first: a host that does not resolve or a port that is absent stops the
         # run before any reading or stepping is done.
-        with Outputs(outputs) as sink:
+        with guarded(outputs, work.safety, work.canvas, work.canvas.seconds_per_tick) as sink:
             ingests = ingest_work(work, store)
             signal = build_signal(store.feelings(work.signal_sources), work.signal)
             plan = schedule(work.couplings, signal.fields(), steps or work.society.steps, parameters)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ CREATE TABLE IF NOT EXISTS outputs (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS posts_by_time ON posts (created_at, source_id, seq);
+CREATE INDEX IF NOT EXISTS posts_by_ingest ON posts (ingest_id);
 """
 
 FEELING_FIELDS = ("compound", "compnorm", "pos", "neg", "neu")
@@ -153,6 +155,35 @@ class Feelings:
         return len(self.compound)
 
 
+VISITORS = "visitors"
+
+
+@dataclass(frozen=True, slots=True)
+class FreshFeelings:
+    """What came into the store since a live run last looked: ``upto`` is the newest ingest id
+    seen, ``feelings`` the new posts' scores by field, ``receipts`` the receipt hashes of the
+    visitors' messages among them (their ripples)."""
+
+    upto: int
+    feelings: dict[str, np.ndarray]
+    receipts: list[str]
+    sources: dict[str, int]
+
+    def __len__(self) -> int:
+        return len(self.feelings["compound"])
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(row: Iterable[object]) -> list[object]:
+    """An export row whose text cells a spreadsheet will not run as a formula (OWASP: a leading
+    =, +, -, @, tab or carriage return gets a leading apostrophe). Post ids come from the
+    sources, so they are anyone's to choose. Write it with CRLF row ends (RFC 4180), which also
+    makes Python's writer quote a carriage return inside a cell."""
+    return ["'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for v in row]
+
+
 class Store:
     """A connection to one store file. Use as a context manager; writes go through
     ``transaction()`` so a failure leaves the file as it was."""
@@ -165,7 +196,7 @@ class Store:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA secure_delete = ON")
-            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA synchronous = FULL")  # a commit survives a power cut, not only a kill
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable Sugarglass store ({exc})") from None
@@ -322,14 +353,36 @@ class Store:
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return 1
 
-    def feelings_of_ingest(self, ingest_id: int) -> dict[str, np.ndarray]:
-        """The feelings one ingest added, by field: what a live tick reads of its new posts."""
-        rows = self.db.execute(
-            "SELECT f.compound, f.compnorm, f.pos, f.neg, f.neu FROM posts p JOIN feelings f ON f.post = p.id"
-            " WHERE p.ingest_id = ? ORDER BY p.id", (ingest_id,)
-        ).fetchall()
-        columns = np.array(rows, dtype=np.float64).reshape(-1, len(FEELING_FIELDS))
-        return {name: columns[:, i] for i, name in enumerate(FEELING_FIELDS)}
+    def has_receipt(self, digest: str) -> bool:
+        return self.db.execute("SELECT 1 FROM receipts WHERE receipt_sha256 = ?", (digest,)).fetchone() is not None
+
+    def last_ingest(self) -> int:
+        """The newest ingest's id (0 for none). Ingest records are never deleted, so ids only grow
+        and a live run can keep its place among them with one number."""
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM ingests").fetchone()[0])
+
+    def fresh_feelings(self, after: int, sources: Iterable[str]) -> FreshFeelings:
+        """The feelings of every ingest after ``after`` from these sources, in store order, read
+        from one snapshot together with the newest ingest id: what a live tick takes in, whoever
+        stored it (the run itself, the visitor form, an ingest from the command line)."""
+        names = list(sources)
+        self.db.execute("BEGIN")
+        try:
+            last = self.last_ingest()
+            rows = self.db.execute(
+                "SELECT i.source_id, i.file_sha256, f.compound, f.compnorm, f.pos, f.neg, f.neu FROM ingests i"
+                " JOIN posts p ON p.ingest_id = i.id JOIN feelings f ON f.post = p.id"
+                f" WHERE i.id > ? AND i.id <= ? AND i.source_id IN ({', '.join('?' * len(names))}) ORDER BY p.id",
+                (after, last, *names),
+            ).fetchall()
+        finally:
+            self.db.execute("COMMIT")
+        columns = np.array([row[2:] for row in rows], dtype=np.float64).reshape(-1, len(FEELING_FIELDS))
+        return FreshFeelings(
+            last, {name: columns[:, i] for i, name in enumerate(FEELING_FIELDS)},
+            [digest for source, digest, *_ in rows if source == VISITORS],
+            dict(Counter(source for source, *_ in rows)),
+        )
 
     def record_output(self, folder: Path, manifest: Path | None, work: str, sources: list[str], kind: str = "run") -> None:
         """Remember what a run (or a live run) wrote and from which sources, so that a later
@@ -346,6 +399,17 @@ class Store:
         """(folder, kind) of every recorded output made with this source."""
         rows = self.db.execute("SELECT DISTINCT folder, kind, sources FROM outputs ORDER BY id").fetchall()
         return [(Path(folder), kind) for folder, kind, sources in rows if source_id in json.loads(sources)]
+
+    def last_withdrawal(self) -> int:
+        """The newest withdrawal's id (0 for none): a live run compares it once a tick."""
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM withdrawals").fetchone()[0])
+
+    def withdrawn_since(self, after: int) -> set[str]:
+        """The sources withdrawn as a whole after withdrawal ``after`` (not single receipts)."""
+        rows = self.db.execute(
+            "SELECT w.source_id FROM withdrawals w JOIN sources s ON s.id = w.source_id"
+            " WHERE w.id > ? AND s.withdrawn_at IS NOT NULL", (after,))
+        return {row[0] for row in rows}
 
     def withdrawals(self) -> list[dict]:
         keys = ("source", "withdrawn_at", "posts_removed", "feelings_removed", "reason")

@@ -22,7 +22,7 @@ from .consent import Consent
 from .couplings import CouplingsConfig
 from .errors import WorkFileError
 from .live.settings import LiveSettings
-from .outputs.config import OutputConfig
+from .outputs.config import OutputConfig, SafetyConfig
 from .provenance.manifest import ProvenanceConfig
 from .readout import ReadoutConfig
 from .scale.config import ParquetSource, ScaleConfig
@@ -232,6 +232,7 @@ class Work(WorkFile):
     readout: ReadoutConfig = ReadoutConfig()
     canvas: CanvasConfig = Field(default_factory=CanvasConfig)
     outputs: list[OutputConfig] = Field(default_factory=list)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
     live: LiveSettings = Field(default_factory=LiveSettings)
     scale: ScaleConfig = ScaleConfig()
 

@@ -22,9 +22,10 @@ def admin_token(monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def live(tmp_path: Path, admin_token: str):
     """A server with an admin token, a store path and a publisher feeding it every 0.25 s."""
-    hub = LiveHub(visitor_queue=100)
+    hub = LiveHub()
     settings = LiveSettings(port=0, tick_seconds=0.25, visitor_limit=5, visitor_window_seconds=600)
-    with running_server(hub, settings, tmp_path / "store.sqlite") as server, Publisher(hub, seed=11) as publisher:
+    store = tmp_path / "store.sqlite"
+    with running_server(hub, settings, store) as server, Publisher(hub, seed=11, store=store) as publisher:
         server.publisher = publisher
         yield server
 

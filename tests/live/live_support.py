@@ -1,23 +1,29 @@
 """Helpers for the live tests: a real uvicorn server in a thread, a publisher thread standing in
-for the perpetual run (it feeds the hub seeded synthetic levels and drains visitors as the run
-would), and Debian's Chromium driven by Playwright. Nothing here fakes the server or the network."""
+for the perpetual run (it feeds the hub seeded synthetic levels and reads visitors' messages from
+the store as the run does), and Debian's Chromium driven by Playwright. Nothing here fakes the
+server, the store or the network."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Self
 
+import httpx
 import numpy as np
 
-from sugarglass.live.hub import Frame, LiveHub, VisitorMessage
+from sugarglass.consent import Consent
+from sugarglass.live.hub import Frame, LiveHub
 from sugarglass.live.server import make_app, make_server
 from sugarglass.live.settings import LiveSettings
+from sugarglass.store import NewPost, Store, receipt_digest
 
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -40,10 +46,44 @@ class Live:
     url: str
     hub: LiveHub
     settings: LiveSettings
+    store: Path | None = None
 
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/ws"
+
+    def visitors(self) -> list[StoredVisitor]:
+        """The visitors' messages in the store, oldest first."""
+        return stored_visitors(self.store)
+
+
+@dataclass(frozen=True)
+class StoredVisitor:
+    receipt_sha256: str
+    text: str | None
+    scope: str
+
+    def has_receipt(self, receipt: str) -> bool:
+        return self.receipt_sha256 == receipt_digest(receipt)
+
+
+def stored_visitors(path: Path | None) -> list[StoredVisitor]:
+    if path is None or not path.exists():
+        return []
+    with Store(path) as store:
+        rows = store.db.execute("SELECT r.receipt_sha256, p.text, r.scope FROM receipts r JOIN posts p ON p.id = r.post ORDER BY p.id")
+        return [StoredVisitor(*row) for row in rows]
+
+
+def form_client(live: Live, path: str = "/visit") -> tuple[httpx.Client, str]:
+    """A client that loaded a form as a browser would: it holds the signed CSRF cookie, knows the
+    form's token (bound to that cookie), and sends `Origin` as a browser does on every POST."""
+    client = httpx.Client(base_url=live.url, timeout=10, headers={"origin": live.url})
+    page = client.get(path)
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+    cookie = client.cookies.get("sg_csrf")
+    assert cookie and token != cookie and token.count(".") == cookie.count(".") == 2
+    return client, token
 
 
 @contextmanager
@@ -59,7 +99,7 @@ def running_server(hub: LiveHub, settings: LiveSettings, store_path: Path | None
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Live(f"http://127.0.0.1:{port}", hub, settings)
+        yield Live(f"http://127.0.0.1:{port}", hub, settings, store_path)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -79,21 +119,27 @@ def synthetic_levels(seed: int, elements: int = 48) -> Iterator[np.ndarray]:
 
 
 class Publisher:
-    """Stands in for the run thread: publishes a frame every `interval` s and, if `drain`,
-    takes visitors' messages as the run would and answers each with a ripple."""
+    """Stands in for the run thread: publishes a frame every `interval` s and, given the store,
+    takes in the visitors' messages stored since its last tick as the run does, answering each
+    with a ripple. `taken` holds the receipt hashes it took."""
 
-    def __init__(self, hub: LiveHub, seed: int = 0, interval: float = 0.25, drain: bool = True):
-        self.hub, self.interval, self.drain = hub, interval, drain
+    def __init__(self, hub: LiveHub, seed: int = 0, interval: float = 0.25, store: Path | None = None):
+        self.hub, self.interval, self.store = hub, interval, store
         self.levels = synthetic_levels(seed, hub.columns * hub.rows)
-        self.taken: list[VisitorMessage] = []
+        self.taken: list[str] = []
+        self.upto = 0
         self.tick = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def publish_one(self) -> None:
-        visitors = self.hub.take_visitors() if self.drain else []
-        self.taken += visitors
-        ripples = tuple(sum(map(ord, v.receipt)) % (self.hub.columns * self.hub.rows) for v in visitors)
+        receipts: list[str] = []
+        if self.store is not None and self.store.exists():
+            with Store(self.store) as store:
+                fresh = store.fresh_feelings(self.upto, ["visitors"])
+            self.upto, receipts = fresh.upto, fresh.receipts
+        self.taken += receipts
+        ripples = tuple(int(r[:8], 16) % (self.hub.columns * self.hub.rows) for r in receipts)
         self.tick += 1
         self.hub.overlay.tick = self.tick
         self.hub.overlay.population = 400 - self.tick % 7
@@ -122,3 +168,24 @@ def wait_for(predicate, timeout: float = 15.0, message: str = "condition") -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
         time.sleep(0.05)
+
+
+def fill_store(path: Path, post_ids: tuple[str, ...] = ("=1+1", "b")) -> str:
+    """A store with one file source (a post per id) and one visitor's message; returns its receipt."""
+    consent = Consent(granted_by="The Collective", basis="explicit", scope="score", licence="CC-BY-4.0",
+                      granted_at=date(2024, 1, 1), evidence="letter of 2024-01-01")
+    visitor = Consent(granted_by="a visitor", basis="visitor", scope="score", licence="visitor",
+                      granted_at=date(2024, 1, 1), evidence="the visitors' form")
+
+    def post(pid: str, seq: int) -> NewPost:
+        return NewPost(pid, seq, 1.7e9 + seq, None, None, "en", False, (0.5, 0.75, 0.4, 0.1, 0.5))
+
+    with Store(path) as store, store.transaction():
+        store.register("collective", "file", "posts.jsonl", consent)
+        ingest = store.begin_ingest("collective", "0" * 64, "vader", "3.3.2", "MIT")
+        store.add_posts("collective", ingest, [post(pid, seq) for seq, pid in enumerate(post_ids)])
+        store.register("visitors", "visitors", "live", visitor)
+        ingest = store.begin_ingest("visitors", "1" * 64, "vader", "3.3.2", "MIT")
+        store.add_visitor_post("visitors", ingest, post("v1", len(post_ids)), "ABCD-EFGH-JKMN", "score",
+                               datetime.now(UTC).isoformat())
+    return "ABCD-EFGH-JKMN"

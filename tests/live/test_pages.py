@@ -97,7 +97,7 @@ def test_a_visitor_writes_chooses_sends_and_sees_a_thank_you_and_a_ripple(live, 
     page.goto(live.url + "/visit")
     page.fill("#text", words)
     page.click("button[type=submit]")  # no consent scope chosen: the form does not send
-    assert page.url.endswith("/visit") and live.hub.take_visitors() == [] and live.publisher.taken == []
+    assert page.url.endswith("/visit") and live.visitors() == [] and live.publisher.taken == []
     page.check("input[value=score]")
     page.click("button[type=submit]")
     page.wait_for_selector("h1:text('Thank you')")
@@ -107,8 +107,9 @@ def test_a_visitor_writes_chooses_sends_and_sees_a_thank_you_and_a_ripple(live, 
     assert "onerror" not in html and "__pwned" not in html and "sugar for all" not in html
     assert page.evaluate("() => window.__pwned") is None and dialogs == []
     wait_attr(painting, "ripples", 1)  # the run took the words and the painting answered
-    [message] = [m for m in live.publisher.taken if m.receipt == receipt]
-    assert message.text == words and message.scope == "score"
+    [message] = live.visitors()
+    assert message.has_receipt(receipt) and message.scope == "score" and message.text is None  # scored, words not kept
+    assert live.publisher.taken == [message.receipt_sha256]
     painting.close()
 
 

@@ -1,30 +1,21 @@
 """The hub between the perpetual run (a thread) and the live server (asyncio).
 
 The run publishes one `Frame` a tick; every viewer's WebSocket gets it through its own queue, so
-many viewers see the same painting at the same moment. Visitors' messages and admin commands go
-the other way, through bounded queues the run drains once a tick. Nothing here touches the store
-or the society: the hub only carries plain records between the two sides.
+many viewers see the same painting at the same moment. Admin commands go the other way, through a
+queue the run drains once a tick. Visitors' words do not pass through here: the form stores them
+before it answers, and the run reads them from the store, so a stop loses none. Nothing here
+touches the store or the society: the hub only carries plain records between the two sides.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Literal
 
 import numpy as np
-
-RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on a screen
-
-
-def new_receipt() -> str:
-    """A code a visitor can write down: 12 characters in groups of four, about 60 bits."""
-    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
-    return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,24 +34,10 @@ class Frame:
 
 
 @dataclass(frozen=True, slots=True)
-class VisitorMessage:
-    """A visitor's words as the form sent them; the text never goes back to any page."""
-
-    receipt: str
-    text: str
-    scope: Literal["score", "keep-text"]
-    received_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class Command:
     """An admin action for the run: ``pause``, ``resume``."""
 
     action: Literal["pause", "resume"]
-
-
-class QueueFull(Exception):
-    """The visitors' queue is at its limit: the page asks the visitor to try again shortly."""
 
 
 @dataclass
@@ -79,7 +56,7 @@ class Overlay:
 class LiveHub:
     """Thread-safe meeting point; one per running installation."""
 
-    def __init__(self, columns: int = 6, rows: int = 8, history: int = 600, visitor_queue: int = 100):
+    def __init__(self, columns: int = 6, rows: int = 8, history: int = 600):
         self.columns, self.rows = columns, rows
         self._lock = threading.Lock()
         self._latest: Frame | None = None
@@ -87,8 +64,6 @@ class LiveHub:
         self._listeners: dict[asyncio.Queue, asyncio.AbstractEventLoop] = {}
         self._metrics: dict[str, deque] = {}
         self._history = history
-        self._visitors: deque[VisitorMessage] = deque()
-        self._visitor_limit = visitor_queue
         self._commands: deque[Command] = deque()
         self.overlay = Overlay()
 
@@ -105,12 +80,6 @@ class LiveHub:
             listeners = list(self._listeners.items())
         for queue, loop in listeners:
             loop.call_soon_threadsafe(_offer, queue, frame)
-
-    def take_visitors(self) -> list[VisitorMessage]:
-        with self._lock:
-            taken = list(self._visitors)
-            self._visitors.clear()
-        return taken
 
     def take_commands(self) -> list[Command]:
         with self._lock:
@@ -133,15 +102,6 @@ class LiveHub:
     def metrics_history(self) -> dict[str, list[float]]:
         with self._lock:
             return {name: list(values) for name, values in self._metrics.items()}
-
-    def submit_visitor(self, text: str, scope: Literal["score", "keep-text"]) -> str:
-        """Queue a visitor's message for the next tick; returns the receipt code."""
-        message = VisitorMessage(new_receipt(), text, scope, datetime.now(timezone.utc))
-        with self._lock:
-            if len(self._visitors) >= self._visitor_limit:
-                raise QueueFull(f"{len(self._visitors)} messages are waiting")
-            self._visitors.append(message)
-        return message.receipt
 
     def command(self, command: Command) -> None:
         with self._lock:

@@ -1,15 +1,18 @@
 """The perpetual run: one tick every ``tick_seconds`` for as long as the gallery is open.
 
-Each tick takes in what is new (changed files in watched sources, feeds that are due, visitors'
-messages), scores and stores it, lets it steer the society through the couplings, sends the
-levels to the hardware and to every viewer, and every ``checkpoint_every`` ticks saves all of
-its state so that a restart — after a crash, a power cut or a SIGKILL — continues exactly.
+Each tick stores what is new (changed files in watched sources, feeds that are due), then takes
+in everything stored since the last tick — visitors' messages among it, stored by the form before
+it gave their receipts — lets it steer the society through the couplings, sends the levels to the
+hardware (behind the safety limits) and to every viewer, and every ``checkpoint_every`` ticks
+saves all of its state, including its place in the store, so that a restart — after a crash, a
+power cut or a SIGKILL — continues exactly and takes in what came meanwhile.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -20,17 +23,19 @@ import numpy as np
 
 from ..affect import LanguageGuesser, make_analyzer
 from ..couplings import compile_couplings
-from ..ingest import VISITORS, ingest_feed, ingest_file, ingest_visitor, ingest_work
-from ..outputs import Outputs, make_output
+from ..errors import SugarglassError
+from ..ingest import VISITORS, ingest_feed, ingest_file, ingest_work
+from ..outputs import guarded, make_output
 from ..readout import Readout
 from ..run import params_per_tick, tick_parameters
 from ..signal import LiveSignal, Signal, build_signal, neutral_signal
 from ..society import measure
-from ..store import FEELING_FIELDS, Store
+from ..store import Store
 from ..sources.feeds import FeedPoller
 from ..work import FeedSource, Work
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint, without_sources
 from .hub import Frame, LiveHub
+from .notify import Notifier
 from .settings import LiveSettings
 
 log = logging.getLogger("sugarglass.live")
@@ -77,6 +82,7 @@ class Installation:
         self.checkpointed_at: int | None = None
         self.paused = False
         self.failed: BaseException | None = None
+        self.notify = Notifier()
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -86,19 +92,39 @@ class Installation:
         with ExitStack() as cleanup:
             try:
                 self._prepare(cleanup)
+                cleanup.callback(self.notify.close)
                 with self.outputs:
+                    self.notify.ready(f"ticking from tick {self.tick}")
                     next_tick = time.monotonic()
                     while not stop.is_set() and (self.max_ticks is None or self.tick < self.max_ticks):
                         self._tick()
+                        self.notify.alive(f"tick {self.tick}")
                         # a tick that ran late pushes the next one back rather than bunching ticks up
                         next_tick = max(next_tick + self.settings.tick_seconds, time.monotonic())
-                        stop.wait(next_tick - time.monotonic())
+                        self._wait(stop, next_tick)
+            except SugarglassError as exc:  # the input's fault, e.g. no usable checkpoint: the caller says it in one line
+                self.failed = exc
+                raise
             except BaseException as exc:
                 self.failed = exc
                 log.exception("the live run stopped on an error at tick %d", self.tick)
                 raise
+            self.notify.stopping(f"stopping at tick {self.tick}")
             if self.checkpointed_at != self.tick:
                 self.checkpoint()
+
+    def _wait(self, stop: threading.Event, until: float) -> None:
+        """Wait for the next tick, still saying "alive" to the service manager and repeating the
+        levels to the hardware (whose receivers switch off when the host falls silent) when
+        ticks are further apart than either allows."""
+        beat = min(self.notify.interval or math.inf, self.outputs.heartbeat_seconds)
+        while not stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0 or stop.wait(min(left, beat)):
+                return
+            if until - time.monotonic() > 0:
+                self.notify.alive()
+                self.outputs.heartbeat()
 
     def _prepare(self, cleanup: ExitStack) -> None:
         from ..canvas import Canvas
@@ -108,12 +134,23 @@ class Installation:
         self.store = cleanup.enter_context(Store(self.store_path))
         self.analyzer = make_analyzer(work.analyzer.name)
         self.guesser = LanguageGuesser()
+        # a source withdrawn from the admin page stays out of every restart, rather than stopping
+        # the installation until someone edits the work file
+        for source in work.sources:
+            if when := self.store.withdrawn_at(source.id):
+                log.warning("source %r was withdrawn on %s: this run leaves it out", source.id, when)
+        sources = [s for s in work.sources if not self.store.withdrawn_at(s.id)]
+        self.watching = [s for s in self.settings.watch if s in {source.id for source in sources}]
         ingest_work(work, self.store, analyzer=self.analyzer,
-                    sources=[s.id for s in work.sources if not isinstance(s, FeedSource)])  # feeds: polled
+                    sources=[s.id for s in sources if not isinstance(s, FeedSource)])  # feeds: polled
         base = self._stored_signal()
         self.apply_couplings = compile_couplings(work.couplings, tick_parameters())
         self.readout = Readout(work.readout)
-        saved = load_checkpoint(self.checkpoints)
+        # a damaged generation is passed over for the one before; a checkpoint older than a
+        # withdrawal never brings back the withdrawn source's feed state or file marks
+        saved = load_checkpoint(self.checkpoints, open_society=Society.load)
+        if saved is not None:
+            saved.header = without_sources(saved.header, self._withdrawn())
         if saved is None:
             self.society = Society.from_config(work.society, self.seed, work.base_dir)
             self.canvas = Canvas(work.canvas, self.seed)
@@ -124,7 +161,7 @@ class Installation:
             header = saved.header
             if header["work"] != work.name or header["seed"] != self.seed:
                 raise ValueError(f"{self.checkpoints}: checkpoint of {header['work']!r} seed {header['seed']}, not {work.name!r} seed {self.seed}")
-            self.society = Society.load(saved.society_path)
+            self.society = saved.society
             self.canvas = Canvas.from_state({k.removeprefix("canvas."): v for k, v in saved.arrays.items() if k.startswith("canvas.")}, work.canvas)
             self.readout.restore({k.removeprefix("readout."): v for k, v in saved.arrays.items() if k.startswith("readout.")})
             self.tick, cursor, log_bytes = header["tick"], header["cursor"], header["levels_bytes"]
@@ -133,17 +170,23 @@ class Installation:
             log.info("resuming %s at tick %d from %s", work.name, self.tick, saved.society_path.parent.name)
         self.defaults = self.society.default_params()
         self.signal = LiveSignal(base, work.couplings.when_exhausted, cursor)
+        # the newest ingest already in the signal: whatever is stored after it (by this run, the
+        # visitor form or a command-line ingest) enters at the next tick, after a restart too
+        self.taken_upto = self.store.last_ingest() if saved is None else int(saved.header.get("taken_upto", self.store.last_ingest()))
         self.levels_log = TickLog(self.out_dir / "levels.jsonl", log_bytes)
         cleanup.callback(self.levels_log.close)
-        self.pollers = {s.id: FeedPoller(s) for s in work.sources if isinstance(s, FeedSource)}
+        self.pollers = {s.id: FeedPoller(s) for s in sources if isinstance(s, FeedSource)}
         for source_id, poller in self.pollers.items():
             cleanup.callback(poller.close)
             if saved is not None and source_id in saved.header.get("feeds", {}):
                 poller.restore(saved.header["feeds"][source_id])
-        self.outputs = Outputs([make_output(c, self.out_dir) for c in work.outputs])
+        self.outputs = guarded([make_output(c, self.out_dir) for c in work.outputs], work.safety, work.canvas,
+                               self.settings.tick_seconds)
+        if saved is not None and self.outputs.limiter is not None and any(k.startswith("safety.") for k in saved.arrays):
+            self.outputs.limiter.restore({k.removeprefix("safety."): v for k, v in saved.arrays.items() if k.startswith("safety.")})
         self.hub.overlay.work, self.hub.overlay.seed = work.name, self.seed
         self._update_source_counts()
-        self.withdrawals_seen = len(self.store.withdrawals())
+        self.withdrawals_seen = self.store.last_withdrawal()
         if saved is None:
             self.store.record_output(self.out_dir, None, work.name, [*work.signal_sources, VISITORS], kind="live")
 
@@ -155,9 +198,9 @@ class Installation:
             log.info("%s at tick %d", command.action, self.tick)
         self.hub.overlay.paused = self.paused
         self._follow_withdrawals()
-        fresh, ripples = self._take_in()
         if self.paused:
-            return
+            return  # what is stored meanwhile waits in the store and enters at the first tick after
+        fresh, ripples = self._take_in()
         values = self.signal.next(fresh)
         env = {name: np.array([value]) for name, value in values.items()} | {"tick": np.array([float(self.tick)])}
         columns = self.apply_couplings(env)
@@ -184,32 +227,12 @@ class Installation:
             self.checkpoint()
 
     def _take_in(self) -> tuple[dict[str, np.ndarray] | None, tuple[int, ...]]:
-        """Ingest what is new; returns the new feelings (None if nothing came) and the elements
-        where visitors' words ripple."""
-        ingest_ids: list[int] = []
-        for source_id in self.settings.watch:
-            source = self.work.source(source_id)
-            marks = self.watched.setdefault(source_id, {})
-            path = self.work.resolve(source.path)
-            files = [path] if not path.is_dir() else sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-            for file in files:
-                try:
-                    stat = file.stat()
-                except FileNotFoundError:
-                    continue
-                mark = [stat.st_mtime_ns, stat.st_size]
-                if marks.get(str(file)) == mark:
-                    continue
-                try:
-                    result = ingest_file(self.work, source, file, self.store, self.analyzer, self.guesser,
-                                         id_prefix=f"{file.name}:" if path.is_dir() else "")
-                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the installation
-                    log.error("watched %s: %s", file, exc)
-                    continue
-                finally:
-                    marks[str(file)] = mark
-                if result.added:
-                    ingest_ids.append(result.ingest_id)
+        """Ingest changed watched files and due feeds, then read everything stored since the
+        last tick; returns the new feelings (None if nothing came) and the elements where
+        visitors' words ripple. Visitors' messages are already in the store: the form stores
+        them before it gives a receipt."""
+        for source_id in self.watching:
+            self._ingest_watched(source_id)
         for source_id, poller in self.pollers.items():
             now = time.time()
             if not poller.due(now):
@@ -218,29 +241,39 @@ class Installation:
             if fetched is None:
                 continue
             try:
-                result = ingest_feed(self.work, self.work.source(source_id), self.store, self.analyzer, self.guesser,
-                                     fetched, poller.report)
+                ingest_feed(self.work, self.work.source(source_id), self.store, self.analyzer, self.guesser,
+                            fetched, poller.report)
             except Exception as exc:  # noqa: BLE001 - a feed's fault must not stop the installation
                 log.error("feed %s: %s", source_id, exc)
-                continue
-            if result.added:
-                ingest_ids.append(result.ingest_id)
-        ripples: list[int] = []
-        for message in self.hub.take_visitors():
+        fresh = self.store.fresh_feelings(self.taken_upto, [*self.work.signal_sources, VISITORS])
+        self.taken_upto = fresh.upto
+        ripples = tuple(int(digest[:8], 16) % self.work.readout.elements for digest in fresh.receipts)
+        if not len(fresh):
+            return None, ripples
+        counts = self.hub.overlay.sources
+        self.hub.overlay.sources = {s: counts.get(s, 0) + fresh.sources.get(s, 0) for s in counts.keys() | fresh.sources.keys()}
+        return fresh.feelings, ripples
+
+    def _ingest_watched(self, source_id: str) -> None:
+        source = self.work.source(source_id)
+        marks = self.watched.setdefault(source_id, {})
+        path = self.work.resolve(source.path)
+        files = [path] if not path.is_dir() else sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        for file in files:
             try:
-                result = ingest_visitor(self.work, self.store, self.analyzer, self.guesser,
-                                        message.receipt, message.text, message.scope, message.received_at)
-            except Exception as exc:  # noqa: BLE001
-                log.error("a visitor's message could not be stored: %s", exc)
+                stat = file.stat()
+            except FileNotFoundError:
                 continue
-            if result.added:
-                ingest_ids.append(result.ingest_id)
-                ripples.append(int(result.file_sha256[:8], 16) % self.work.readout.elements)
-        if not ingest_ids:
-            return None, tuple(ripples)
-        self._update_source_counts()
-        parts = [self.store.feelings_of_ingest(i) for i in ingest_ids]
-        return {name: np.concatenate([p[name] for p in parts]) for name in FEELING_FIELDS}, tuple(ripples)
+            mark = [stat.st_mtime_ns, stat.st_size]
+            if marks.get(str(file)) == mark:
+                continue
+            try:
+                ingest_file(self.work, source, file, self.store, self.analyzer, self.guesser,
+                            id_prefix=f"{file.name}:" if path.is_dir() else "")
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the installation
+                log.error("watched %s: %s", file, exc)
+            finally:
+                marks[str(file)] = mark
 
     def _stored_signal(self) -> Signal:
         feelings = self.store.feelings(self.work.signal_sources)
@@ -250,16 +283,25 @@ class Installation:
         return build_signal(feelings, self.work.signal)
 
     def _follow_withdrawals(self) -> None:
-        """A withdrawal made elsewhere (the admin page, the command line) reaches this run at
-        the next tick: the stored signal is rebuilt without the data, and a checkpoint is
-        written at once so that no earlier one is the newest."""
-        count = len(self.store.withdrawals())
-        if count == self.withdrawals_seen:
+        """A withdrawal made elsewhere (the admin page, the command line, a visitor's receipt)
+        reaches this run at the next tick. A withdrawn source's feed stops being polled and its
+        files stop being watched; if it was part of the stored signal the signal is rebuilt
+        without it, and a checkpoint is written at once so that no earlier one is the newest.
+        A visitor's withdrawn message is gone from the store already and was never part of the
+        stored signal, so it needs neither."""
+        latest = self.store.last_withdrawal()
+        if latest == self.withdrawals_seen:
             return
-        self.withdrawals_seen = count
-        self.signal = LiveSignal(self._stored_signal(), self.signal.rule, self.signal.cursor)
+        gone = self.store.withdrawn_since(self.withdrawals_seen)
+        self.withdrawals_seen = latest
         self._update_source_counts()
-        log.info(json.dumps({"tick": self.tick, "withdrawal": "signal rebuilt without the withdrawn data"}))
+        if not gone:
+            return
+        for source_id in gone & self.pollers.keys():
+            self.pollers.pop(source_id).close()
+        self.watching = [s for s in self.watching if s not in gone]
+        self.signal = LiveSignal(self._stored_signal(), self.signal.rule, self.signal.cursor)
+        log.info(json.dumps({"tick": self.tick, "withdrawn": sorted(gone), "withdrawal": "signal rebuilt without the withdrawn data"}))
         self.checkpoint()
 
     def _update_source_counts(self) -> None:
@@ -271,15 +313,21 @@ class Installation:
         """Save everything needed to continue exactly from this tick."""
         arrays = {f"canvas.{k}": v for k, v in self.canvas.state().items()}
         arrays |= {f"readout.{k}": v for k, v in self.readout.state().items()}
+        if self.outputs.limiter is not None:  # the plate's warmth and each element's on-time go on after a restart
+            arrays |= {f"safety.{k}": v for k, v in self.outputs.limiter.state().items()}
         header = {
             "work": self.work.name, "seed": self.seed, "tick": self.tick, "cursor": self.signal.cursor,
-            "levels_bytes": self.levels_log.flush(), "watched": self.watched,
+            "levels_bytes": self.levels_log.flush(), "watched": self.watched, "taken_upto": self.taken_upto,
             "feeds": {source_id: poller.state() for source_id, poller in self.pollers.items()},
         }
-        path = save_checkpoint(self.checkpoints, self.society, arrays, header)
+        header = without_sources(header, self._withdrawn())  # a source withdrawn while this run ran
+        path = save_checkpoint(self.checkpoints, self.society, arrays, header, keep=self.settings.checkpoint_keep)
         self.checkpointed_at = self.tick
         log.info(json.dumps({"tick": self.tick, "checkpoint": path.name}))
         return path
+
+    def _withdrawn(self) -> set[str]:
+        return self.store.withdrawn_since(0)
 
 
 __all__ = ["Installation", "TickLog", "VISITORS"]

@@ -3,8 +3,9 @@
 The server never renders or streams video: every viewer's browser gets each tick's 48 levels
 (and the coarse plate field when the run has one) as one small binary WebSocket message and
 paints the liquid crystal itself with WebGL, so a hundred viewers cost the server almost nothing.
-Visitors' words go the other way, into the hub's bounded queue; the server checks them (CSRF,
-length, rate, queue) and answers with a receipt code, never with the words themselves.
+Visitors' words go the other way: the server checks them (origin, CSRF, length, rate), cleans,
+scores and commits them to the store, and only then answers with a receipt code — never with the
+words themselves; the run takes them from the store at its next tick.
 The wire format, pages, limits and security measures are described in `docs/live.md`.
 """
 
@@ -12,22 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hmac
 import html
 import io
 import json
 import math
-import os
 import re
-import secrets
 import signal
 import struct
 import threading
-import time
 import unicodedata
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -42,12 +40,16 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from sugarglass.affect import Analyzer, LanguageGuesser, make_analyzer
 from sugarglass.canvas import CanvasConfig, colour_table
 from sugarglass.errors import ConsentError, StoreError
 from sugarglass.erasure import withdraw_receipt, withdraw_source
-from sugarglass.store import Store
+from sugarglass.ingest import RECEIPT_ALPHABET, VisitorRefused, ingest_visitor
+from sugarglass.store import Store, spreadsheet_safe
 
-from .hub import RECEIPT_ALPHABET, Command, Frame, LiveHub, QueueFull
+from .guard import CSRF_COOKIE, CsrfTokens, Guards, OriginGuard, Refused, SlidingWindow
+from .guard import client_address as _client
+from .hub import Command, Frame, LiveHub
 from .settings import LiveSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -82,12 +84,9 @@ def encode_frame(frame: Frame, columns: int, rows: int) -> bytes:
 # -- errors: one exception, answered as JSON or as a page -------------------------------------
 
 
-class Problem(Exception):
-    """A request the server refuses, with the status and a message a person can act on."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
+class Problem(Refused):
+    """A request the server refuses, with the status and a message a person can act on
+    (`Refused`, which the guards raise, answered the same way)."""
 
 
 def _wants_html(request: Request) -> bool:
@@ -113,7 +112,7 @@ def _message(request: Request, status: int, title: str, message: str, code: str 
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Problem)
+    assert isinstance(exc, Refused)
     response = _message(request, exc.status, "Sorry", exc.message)
     response.headers.update(exc.headers)
     return response
@@ -192,36 +191,7 @@ def normalise_receipt(code: str) -> str:
     return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
 
 
-# -- limits ------------------------------------------------------------------------------------
-
-
-class SlidingWindow:
-    """At most `limit` events per `window` seconds per key (a client address). Lives on the
-    event loop, so needs no lock; idle keys are swept once the table grows."""
-
-    def __init__(self, limit: int, window: float):
-        self.limit, self.window = limit, window
-        self.events: dict[str, deque[float]] = {}
-
-    def retry_after(self, key: str) -> float:
-        """Seconds until `key` may act again; 0 if it may now."""
-        now = time.monotonic()
-        if len(self.events) > 10_000:
-            for old in [k for k, q in self.events.items() if not q or q[-1] <= now - self.window]:
-                del self.events[old]
-        times = self.events.get(key)
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if times is None or len(times) < self.limit:
-            return 0.0
-        return times[0] + self.window - now
-
-    def record(self, key: str) -> None:
-        self.events.setdefault(key, deque()).append(time.monotonic())
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+# -- limits (the windows, kept across restarts, are in guard.py) ------------------------------------
 
 
 def _limit(window: SlidingWindow, request: Request, message: str) -> None:
@@ -231,27 +201,17 @@ def _limit(window: SlidingWindow, request: Request, message: str) -> None:
                       {"Retry-After": str(math.ceil(wait))})
 
 
-# -- CSRF: a double-submit cookie ----------------------------------------------------------------
-
-CSRF_COOKIE = "sg_csrf"
+# -- CSRF: a signed cookie and a signed form token bound to it (guard.py) ---------------------------
 
 
-def _csrf_page(request: Request, template: str, **values: str) -> HTMLResponse:
-    """A form page carrying the CSRF token in a hidden field and in a strict, HttpOnly cookie:
-    a cross-site page can neither read the token nor make the browser send the cookie."""
-    token = request.cookies.get(CSRF_COOKIE, "")
-    if not re.fullmatch(r"[A-Za-z0-9_-]{43}", token):
-        token = secrets.token_urlsafe(32)
-    response = _page(template, csrf=token, **values)
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
+def _csrf_page(csrf: CsrfTokens, request: Request, template: str, **values: str) -> HTMLResponse:
+    """A form page carrying a signed token in a hidden field, bound to a signed, strict, HttpOnly
+    cookie: a page elsewhere can read neither, and cannot make up either (docs/live.md)."""
+    cookie = csrf.cookie_for(request.cookies.get(CSRF_COOKIE, ""))
+    response = _page(template, csrf=csrf.form_token(cookie), **values)
+    response.set_cookie(CSRF_COOKIE, cookie, max_age=csrf.cookie_max_age, httponly=True, samesite="strict",
+                        path="/", secure=request.url.scheme == "https")
     return response
-
-
-def _check_csrf(request: Request, fields: dict[str, str]) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE, "").encode()
-    given = fields.get("csrf", "").encode()
-    if not cookie or not hmac.compare_digest(cookie, given):
-        raise Problem(403, "this form has expired or did not come from this page; reload it and try again")
 
 
 # -- security headers ----------------------------------------------------------------------------
@@ -263,7 +223,7 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make a browser send `Origin: null` on our own forms
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
@@ -293,12 +253,21 @@ class SecurityHeaders:
 # -- the store, off the event loop (SQLite connections belong to one thread) -----------------------
 
 
-def _visitors_withdrawn(path: Path) -> bool:
-    """Whether the visitors' source was withdrawn as a whole: the form is then closed."""
-    from sugarglass.ingest import VISITORS
+@dataclass(frozen=True)
+class Intake:
+    """How the form scores a visitor's words before it stores them: the work's analyzer, and
+    whether words not in English are refused (``non_english = "skip"``)."""
 
+    analyzer: Analyzer
+    guesser: LanguageGuesser
+    skip_foreign: bool
+
+
+def _store_visitor(path: Path, intake: Intake, text: str, scope: str) -> str:
+    """Store the words (committed, synchronous=FULL) and only then return the receipt."""
     with Store(path) as store:
-        return store.withdrawn_at(VISITORS) is not None
+        return ingest_visitor(store, intake.analyzer, intake.guesser, text, scope, datetime.now(timezone.utc),
+                              intake.skip_foreign)
 
 
 def _withdraw_receipt(path: Path, code: str) -> int:
@@ -317,14 +286,13 @@ EXPORT_COLUMNS = ("source", "post_id", "created_at", "language", "non_english",
 
 
 def _export_csv(path: Path) -> str:
-    """Every stored feeling as CSV; text cells that a spreadsheet would run as a formula are
-    quoted with a leading apostrophe."""
+    """Every stored feeling as CSV, safe to open in a spreadsheet (`spreadsheet_safe`)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     with Store(path) as store:
         for row in store.export_rows():
-            writer.writerow(["'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row])
+            writer.writerow(spreadsheet_safe(row))
     return out.getvalue()
 
 
@@ -357,32 +325,29 @@ def make_app(
     *,
     canvas: CanvasConfig | None = None,
     on_shutdown: Callable[[], None] | None = None,
+    state_dir: Path | None = None,
+    analyzer: Analyzer | None = None,
+    non_english: str = "keep",
 ) -> Starlette:
     """The installation's app. `canvas` is the work's `[canvas]` table (the page paints with
-    its colours and plate); `on_shutdown` runs (in a worker thread) when the server stops."""
+    its colours and plate); `on_shutdown` runs (in a worker thread) when the server stops.
+    `state_dir` keeps the secret and the rate limits across restarts (the live output folder);
+    None keeps them in memory. A short admin token raises `GuardError` here, before serving.
+    `analyzer` and `non_english` are the work's: the form scores and stores each visitor's words
+    itself, before it answers with a receipt (VADER when not given)."""
     canvas = canvas or CanvasConfig()
     if (canvas.columns, canvas.rows) != (hub.columns, hub.rows):
         raise ValueError(f"the hub's grid {hub.columns}x{hub.rows} differs from the canvas's {canvas.columns}x{canvas.rows}")
     painting = painting_settings(canvas, settings)
-    admin_token = os.environ.get(settings.admin_token_env, "").strip()
-    visitors = SlidingWindow(settings.visitor_limit, settings.visitor_window_seconds)
-    withdrawals = SlidingWindow(settings.withdraw_limit, settings.visitor_window_seconds)
+    intake = Intake(analyzer or make_analyzer("vader"), LanguageGuesser(), non_english == "skip")
+    guards = Guards(settings, state_dir)
+    csrf, visitors, withdrawals, check_admin = guards.csrf, guards.visitors, guards.withdrawals, guards.admin
     limit = settings.max_body_bytes
 
-    def store() -> Path:
+    def store(what: str = "nothing is kept to withdraw or export") -> Path:
         if store_path is None:
-            raise Problem(503, "this installation runs without a store, so nothing is kept to withdraw or export")
+            raise Problem(503, f"this installation runs without a store, so {what}")
         return store_path
-
-    def check_admin(request: Request) -> None:
-        if not admin_token:
-            raise Problem(503, f"admin disabled: set {settings.admin_token_env} to a token before starting")
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if scheme.lower() != "bearer" or not given.strip():
-            raise Problem(401, "admin needs the header 'Authorization: Bearer <token>'", challenge)
-        if not hmac.compare_digest(given.strip().encode(), admin_token.encode()):
-            raise Problem(401, "the admin token is wrong", challenge)
 
     # pages
     async def index(request: Request) -> Response:
@@ -395,10 +360,10 @@ def make_app(
         return FileResponse(STATIC / "charts.html")
 
     async def visit_form(request: Request) -> Response:
-        return _csrf_page(request, "visit.html", max_chars=str(settings.max_message_chars))
+        return _csrf_page(csrf, request, "visit.html", max_chars=str(settings.max_message_chars))
 
     async def withdraw_form(request: Request) -> Response:
-        return _csrf_page(request, "withdraw.html")
+        return _csrf_page(csrf, request, "withdraw.html")
 
     # the page's data
     async def painting_json(request: Request) -> Response:
@@ -442,7 +407,7 @@ def make_app(
     # visitors
     async def visit(request: Request) -> Response:
         fields = await read_fields(request, limit, {"text", "scope", "csrf"})
-        _check_csrf(request, fields)
+        csrf.check(request, fields)
         text = clean_message(fields.get("text", ""))
         if not text:
             raise Problem(422, "please write a few words before sending")
@@ -452,41 +417,41 @@ def make_app(
         if scope not in ("score", "keep-text"):
             raise Problem(422, "please choose what may be kept: only the feeling ('score') or your words too ('keep-text')")
         _limit(visitors, request, "thank you — you have sent several messages already; please try again in {minutes} minute(s)")
-        if store_path is not None and await run_in_threadpool(_visitors_withdrawn, store_path):
-            raise Problem(403, "the artist has closed this work to visitors' words; thank you for coming")
         try:
-            receipt = hub.submit_visitor(text, scope)
-        except QueueFull:
-            raise Problem(503, "many visitors are writing just now; please try again in a minute", {"Retry-After": "60"}) from None
-        visitors.record(_client(request))
+            receipt = await run_in_threadpool(_store_visitor, store("visitors' words cannot be kept"), intake, text, scope)
+        except VisitorRefused as exc:
+            raise Problem(422, str(exc)) from None
+        except ConsentError:
+            raise Problem(403, "the artist has closed this work to visitors' words; thank you for coming") from None
+        await visitors.record(_client(request))
         return _message(request, 200, "Thank you",
-                        "Your words are on their way into the painting — watch for the ripple. "
+                        "Your words are stored and enter the painting at its next tick — watch for the ripple. "
                         "Keep this code if you may want to withdraw them later (at /withdraw):",
                         code=receipt, receipt=receipt)
 
     async def withdraw(request: Request) -> Response:
         fields = await read_fields(request, limit, {"receipt", "csrf"})
-        _check_csrf(request, fields)
+        csrf.check(request, fields)
         code = normalise_receipt(_need(fields, "receipt", "please enter your receipt code"))
         _limit(withdrawals, request, "too many codes tried from here; please try again in {minutes} minute(s)")
-        withdrawals.record(_client(request))
+        await withdrawals.record(_client(request))
         removed = await _withdraw_or_404(store(), code)
         return _message(request, 200, "Withdrawn", "Your words have been removed from the store and leave the painting.",
                         receipt=code, removed=removed)
 
     # admin
     async def pause(request: Request) -> Response:
-        check_admin(request)
+        await check_admin(request)
         hub.command(Command("pause"))
         return JSONResponse({"message": "the run pauses at its next tick"}, status_code=202)
 
     async def resume(request: Request) -> Response:
-        check_admin(request)
+        await check_admin(request)
         hub.command(Command("resume"))
         return JSONResponse({"message": "the run resumes at its next tick"}, status_code=202)
 
     async def withdraw_source(request: Request) -> Response:
-        check_admin(request)
+        await check_admin(request)
         fields = await read_fields(request, limit, {"source", "reason"})
         source = _need(fields, "source")
         try:
@@ -498,13 +463,13 @@ def make_app(
         return JSONResponse({"source": source, "posts_removed": posts, "feelings_removed": feelings})
 
     async def withdraw_receipt(request: Request) -> Response:
-        check_admin(request)
+        await check_admin(request)
         fields = await read_fields(request, limit, {"receipt"})
         code = normalise_receipt(_need(fields, "receipt"))
         return JSONResponse({"receipt": code, "posts_removed": await _withdraw_or_404(store(), code)})
 
     async def export(request: Request) -> Response:
-        check_admin(request)
+        await check_admin(request)
         text = await run_in_threadpool(_export_csv, store())
         return Response(text, media_type="text/csv; charset=utf-8",
                         headers={**NO_STORE, "Content-Disposition": 'attachment; filename="feelings.csv"'})
@@ -512,6 +477,7 @@ def make_app(
     @asynccontextmanager
     async def lifespan(app: Starlette):
         yield
+        await run_in_threadpool(guards.close)
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
 
@@ -526,8 +492,9 @@ def make_app(
         WebSocketRoute("/ws", frames),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
-    app = Starlette(routes=routes, exception_handlers={Problem: _problem}, lifespan=lifespan)
-    app.add_middleware(SecurityHeaders)
+    app = Starlette(routes=routes, exception_handlers={Refused: _problem}, lifespan=lifespan)
+    app.add_middleware(OriginGuard, allowed=guards.allowed_origins, answer=_problem)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals get the headers too
     return app
 
 

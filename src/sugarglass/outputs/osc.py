@@ -20,6 +20,8 @@ class OscSender:
     ``{prefix}/metrics/<name>`` (float) in one bundle per tick. UDP has no connection to lose:
     a failed send is logged and the next tick tries again."""
 
+    hardware = True
+
     def __init__(self, host: str, port: int, prefix: str = "/sugarglass"):
         self.host, self.port, self.prefix = host, port, prefix
         self.name = f"OSC {host}:{port}"

@@ -7,6 +7,9 @@ Frame (all integers little-endian):
 The CRC is CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF) over the length and level
 bytes. A receiver waits for 0xA5, reads the length, the levels and the CRC, and accepts the frame
 only if the CRC matches and the next byte is 0x5A; anything else, it waits for the next 0xA5.
+``firmware/sugarglass_receiver/sugarglass_frame.h`` is that receiver in C++, byte for byte the
+same as ``decode_frames``, with a watchdog that switches the elements off when the host falls
+silent; the sender repeats its last frame as a heartbeat so that silence means trouble.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from __future__ import annotations
 import binascii
 import logging
 import struct
-import time
 
 import numpy as np
 
 from ..errors import SugarglassError
 from ..readout import FULL
+from .timing import Pace
 
 START, END = 0xA5, 0x5A
 MAX_LEVELS = 4096
@@ -36,16 +39,17 @@ def encode_frame(levels: np.ndarray) -> bytes:
     return bytes([START]) + body + struct.pack("<H", binascii.crc_hqx(body, 0xFFFF)) + bytes([END])
 
 
-def decode_frames(data: bytes) -> tuple[list[np.ndarray], bytes]:
+def decode_frames(data: bytes, max_levels: int = MAX_LEVELS) -> tuple[list[np.ndarray], bytes]:
     """Every valid frame in ``data`` and the unread tail; bytes that do not form a frame are
-    skipped the way a receiver would skip them."""
+    skipped the way a receiver would skip them. ``max_levels`` is the receiver's capacity: a
+    longer length reads as a bad one, as on a board with room for only its own grid."""
     frames, position = [], 0
     while True:
         start = data.find(bytes([START]), position)
         if start < 0 or len(data) - start < 3:
             return frames, data[start:] if start >= 0 else b""
         (length,) = struct.unpack_from("<H", data, start + 1)
-        if length == 0 or length % 2 or length > 2 * MAX_LEVELS:
+        if length == 0 or length % 2 or length > 2 * max_levels:
             position = start + 1
             continue
         end = start + 3 + length + 2
@@ -62,18 +66,30 @@ def decode_frames(data: bytes) -> tuple[list[np.ndarray], bytes]:
 
 class SerialSender:
     """Writes one frame per tick, at most ``rate_hz`` frames a second (waiting when ticks come
-    faster, so the elements get the time they need). A write that fails (cable unplugged) is
-    logged; the port is reopened after a wait that doubles up to a minute, and frames due in the
-    meantime are dropped and counted, so the run's other outputs never wait on it."""
+    faster, so the elements get the time they need), and the last frame again from
+    ``heartbeat()`` once ``heartbeat_ms`` have passed without one. A write that fails (cable
+    unplugged) is logged; the port is reopened after a wait that doubles up to a minute, and
+    frames due in the meantime are dropped and counted, so the run's other outputs never wait
+    on it."""
 
-    def __init__(self, port: str, baud: int = 115200, rate_hz: float = 10.0, retry_seconds: float = 2.0):
+    hardware = True
+
+    def __init__(self, port: str, baud: int = 115200, rate_hz: float = 10.0, retry_seconds: float = 2.0,
+                 heartbeat_ms: int = 500):
         self.port, self.baud, self.rate_hz, self.retry_seconds = port, baud, rate_hz, retry_seconds
         self.name = f"serial {port}"
+        self.pace = Pace(rate_hz, heartbeat_ms / 1000.0)
         self._serial = None
-        self._next_frame = 0.0
+        self._frame: bytes | None = None
+        self._tick = 0
         self._next_retry = 0.0
         self._wait = retry_seconds
         self.dropped = 0
+        self.heartbeats = 0
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.pace.heartbeat_s
 
     def _connect(self):
         import serial
@@ -89,30 +105,45 @@ class SerialSender:
             raise SugarglassError(f"serial output: cannot open port {self.port!r} ({exc})") from None
 
     def send(self, tick: int, levels: np.ndarray, metrics: dict[str, float]) -> None:
+        self._frame, self._tick = encode_frame(levels), tick
+        self._write(self._frame, tick)
+
+    def heartbeat(self) -> None:
+        """The last frame again, if none has gone for ``heartbeat_ms``: a tick that lasts longer
+        than the receiver's watchdog must not read as a dead host."""
+        if self._frame is not None and self.pace.heartbeat_due() and self._write(self._frame, self._tick, wait=False):
+            self.heartbeats += 1
+
+    def off(self, levels: np.ndarray) -> None:
+        """Every element off before the port closes (``levels`` are the off levels)."""
+        if self._serial is not None:
+            self._write(encode_frame(levels), self._tick)
+
+    def _write(self, frame: bytes, tick: int, wait: bool = True) -> bool:
         import serial
 
-        now = time.monotonic()
+        now = self.pace.clock()
         if self._serial is None:
             if now < self._next_retry:
                 self.dropped += 1
-                return
+                return False
             try:
                 self._serial = self._connect()
                 log.info("%s: reconnected at tick %d", self.name, tick)
                 self._wait = self.retry_seconds
             except (serial.SerialException, OSError) as exc:
                 self._lost(now, tick, exc)
-                return
-        if self.rate_hz > 0 and now < self._next_frame:
-            time.sleep(self._next_frame - now)
-            now = self._next_frame
+                return False
+        if wait:
+            now = self.pace.wait()
         try:
-            self._serial.write(encode_frame(levels))
+            self._serial.write(frame)
             self._serial.flush()
         except (serial.SerialException, OSError) as exc:
             self._lost(now, tick, exc)
-            return
-        self._next_frame = now + (1.0 / self.rate_hz if self.rate_hz > 0 else 0.0)
+            return False
+        self.pace.sent(now)
+        return True
 
     def _lost(self, now: float, tick: int, exc: Exception) -> None:
         self.dropped += 1

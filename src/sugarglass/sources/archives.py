@@ -7,7 +7,6 @@ fails at the line where it stops.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,53 +14,13 @@ from pathlib import Path
 from ..errors import ReadError
 from ..records import Post
 from ..work import MastodonOutboxSource, TwitterArchiveSource
+from .jsondoc import TooDeep, json_array_items, loads
 from .report import ReadReport
-from .text import parse_time, read_document
+from .text import parse_time, read_document, too_long
 
-_DECODER = json.JSONDecoder()
-_WHITESPACE = re.compile(r"\s*")
 _TWEETS_PREFIX = re.compile(r"\s*window\.YTD\.[A-Za-z_]+\.part\d+\s*=\s*")
+_ORDERED_ITEMS = re.compile(r'"orderedItems"\s*:\s*')
 PUBLIC = {"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"}
-
-
-class _Located:
-    """Turns character offsets into 1-based line numbers, cheaply, as offsets only grow."""
-
-    def __init__(self, text: str) -> None:
-        self.text, self.offset, self.line = text, 0, 1
-
-    def line_at(self, offset: int) -> int:
-        if offset < self.offset:
-            return self.text.count("\n", 0, offset) + 1
-        self.line += self.text.count("\n", self.offset, offset)
-        self.offset = offset
-        return self.line
-
-
-def json_array_items(text: str, start: int, path: Path) -> Iterator[tuple[int, object]]:
-    """(line, item) for each item of the JSON array that opens at ``text[start]``."""
-    where = _Located(text)
-    if start >= len(text) or text[start] != "[":
-        raise ReadError(path, "expected a JSON array", where.line_at(start))
-    position = _WHITESPACE.match(text, start + 1).end()
-    if text.startswith("]", position):
-        return
-    while True:
-        line = where.line_at(position)
-        try:
-            item, position = _DECODER.raw_decode(text, position)
-        except json.JSONDecodeError as exc:
-            truncated = exc.pos >= len(text.rstrip())
-            raise ReadError(path, "file ends inside the data (truncated?)" if truncated else f"not valid JSON: {exc.msg}", where.line_at(exc.pos)) from None
-        yield line, item
-        position = _WHITESPACE.match(text, position).end()
-        if text.startswith(",", position):
-            position = _WHITESPACE.match(text, position + 1).end()
-        elif text.startswith("]", position):
-            return
-        else:
-            at_end = position >= len(text)
-            raise ReadError(path, "file ends inside the array (truncated?)" if at_end else "expected ',' or ']' between items", where.line_at(position))
 
 
 def read_tweets_js(source: TwitterArchiveSource, path: Path, report: ReadReport) -> Iterator[Post]:
@@ -71,6 +30,9 @@ def read_tweets_js(source: TwitterArchiveSource, path: Path, report: ReadReport)
     if prefix is None:
         raise ReadError(path, "not a Twitter archive file: it should begin 'window.YTD.tweets.part0 = ['", 1)
     for line, item in json_array_items(text, prefix.end(), path):
+        if isinstance(item, TooDeep):
+            report.bad_record(line, item.reason)
+            continue
         tweet = item.get("tweet", item) if isinstance(item, dict) else None
         if not isinstance(tweet, dict):
             report.bad_record(line, "expected an object with a 'tweet'")
@@ -84,6 +46,9 @@ def read_tweets_js(source: TwitterArchiveSource, path: Path, report: ReadReport)
         except ValueError as exc:
             report.bad_record(line, f"bad created_at: {exc}")
             continue
+        if problem := too_long(tweet["full_text"]):
+            report.bad_record(line, problem)
+            continue
         yield Post(tweet["id_str"], tweet["full_text"], created, source.id, line)
 
 
@@ -91,16 +56,10 @@ def read_mastodon_outbox(source: MastodonOutboxSource, path: Path, report: ReadR
     """Public notes from an ActivityPub OrderedCollection; boosts and non-public posts are
     left out (and counted), since only what the author published openly may be read."""
     text = read_document(path, source.encoding)
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        truncated = exc.pos >= len(text.rstrip())
-        raise ReadError(path, "file ends inside the data (truncated?)" if truncated else f"not valid JSON: {exc.msg}", exc.lineno) from None
-    if not isinstance(document, dict) or document.get("type") != "OrderedCollection" or not isinstance(document.get("orderedItems"), list):
-        raise ReadError(path, "not a Mastodon outbox: expected an OrderedCollection with orderedItems")
-    start = re.search(r'"orderedItems"\s*:\s*', text)
-    assert start is not None  # the parsed document has the key
-    for line, activity in json_array_items(text, start.end(), path):
+    for line, activity in _outbox_items(text, path):
+        if isinstance(activity, TooDeep):
+            report.bad_record(line, activity.reason)
+            continue
         if not isinstance(activity, dict):
             report.bad_record(line, "activity is not an object")
             continue
@@ -128,7 +87,30 @@ def read_mastodon_outbox(source: MastodonOutboxSource, path: Path, report: ReadR
         except ValueError as exc:
             report.bad_record(line, f"bad published: {exc}")
             continue
+        if problem := too_long(content):
+            report.bad_record(line, problem)
+            continue
         yield Post(str(note.get("id") or activity.get("id") or f"line-{line}"), content, created, source.id, line)
+
+
+def _outbox_items(text: str, path: Path) -> list[tuple[int, object]]:
+    """The (line, activity) pairs of an outbox's ``orderedItems``, once the document around
+    them is known to be an OrderedCollection.
+
+    The items are decoded one by one, so a bad one is named by its line (and a too-deep one
+    can be skipped); the rest of the document is then decoded with the array emptied, its
+    newlines kept so that lines still match the file.
+    """
+    found = _ORDERED_ITEMS.search(text)
+    if found is None:
+        raise ReadError(path, "not a Mastodon outbox: expected an OrderedCollection with orderedItems")
+    end: list[int] = []
+    items = list(json_array_items(text, found.end(), path, end))
+    emptied = text[: found.end()] + "[" + "\n" * text.count("\n", found.end(), end[0]) + "]" + text[end[0] :]
+    document = loads(emptied, path)
+    if not isinstance(document, dict) or document.get("type") != "OrderedCollection" or document.get("orderedItems") != []:
+        raise ReadError(path, "not a Mastodon outbox: expected an OrderedCollection with orderedItems")
+    return items
 
 
 def _addresses(value: object) -> set[str]:

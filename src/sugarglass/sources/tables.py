@@ -11,6 +11,7 @@ from pathlib import Path
 from ..errors import ReadError
 from ..records import Post
 from ..work import JsonLinesSource, TableSource
+from .jsondoc import scan, too_deep
 from .report import ReadReport
 from .text import MAX_RECORD_BYTES, decoded_lines, parse_time
 
@@ -137,6 +138,9 @@ def jsonl_posts(source: JsonLinesSource, path: Path, part: ByteRange, report: Re
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             report.bad_record(number, f"not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except RecursionError:
+            report.bad_record(number, too_deep(scan(line, 0).depth))
             continue
         if not isinstance(record, dict):
             report.bad_record(number, f"expected a JSON object, found {type(record).__name__}")

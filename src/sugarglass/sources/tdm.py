@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..errors import ReadError
+from .jsondoc import scan, too_deep
 
 ROBOTS_TOKEN = "sugarglass"
 """Our product token in robots.txt ``User-agent`` lines."""
@@ -203,6 +204,9 @@ def parse_tdmrep(text: str) -> list[_TdmRule]:
         rules = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        nesting = scan(text, 0)
+        raise ValueError(f"{too_deep(nesting.depth)} (line {text.count(chr(10), 0, nesting.deepest_at) + 1})") from None
     if not isinstance(rules, list):
         raise ValueError("not a JSON array of rules")
     parsed = []

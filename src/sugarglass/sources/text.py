@@ -14,10 +14,56 @@ MAX_RECORD_BYTES = 1 << 20
 """One post is never a megabyte; a longer line is junk or the wrong file."""
 
 
+def too_long(text: str) -> str | None:
+    """Why a post taken from inside a document is refused for its length, else None: the
+    line-wise readers hold each line to ``MAX_RECORD_BYTES``, and documents hold each post to it."""
+    if len(text) * 4 <= MAX_RECORD_BYTES:
+        return None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size <= MAX_RECORD_BYTES:
+        return None
+    return f"post is {size:,} bytes long, over the {MAX_RECORD_BYTES:,}-byte limit for one post"
+
+
+def ascii_compatible(encoding: str) -> bool:
+    """True if ASCII text is the same bytes in ``encoding`` (UTF-8, Latin-1; not UTF-16)."""
+    return "\n".encode(encoding) == b"\n" and "a".encode(encoding) == b"a"
+
+
 def check_encoding(path: Path, encoding: str) -> None:
     """Line-wise reading needs an encoding in which a newline is the byte 0x0A."""
-    if "\n".encode(encoding) != b"\n" or "a".encode(encoding) != b"a":
+    if not ascii_compatible(encoding):
         raise ReadError(path, f"encoding {encoding!r} is not ASCII-compatible; convert the file to UTF-8")
+
+
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+              (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """The encoding ("UTF-16" or "UTF-32") whose text a file's first bytes are, by a byte-order
+    mark or by ASCII with NULs between its bytes; else None. Such a file is full of NULs, and
+    calling it binary data would send the artist looking for the wrong problem."""
+    for bom, name in _WIDE_BOMS:
+        if head.startswith(bom):
+            return name
+    for name, width in (("UTF-32", 4), ("UTF-16", 2)):
+        sample = head[: len(head) // width * width]
+        units = [sample[i : i + width] for i in range(0, len(sample), width)]
+        if len(units) >= 2 and all(unit.count(0) == width - 1 for unit in units):
+            return name
+    return None
+
+
+def refuse_wide(path: Path, head: bytes, hint: str) -> None:
+    """A ReadError if ``head`` is the start of a UTF-16 or UTF-32 file; ``hint`` says what to do."""
+    name = wide_encoding(head)
+    if name is not None:
+        raise ReadError(path, f"this file is {name}; {hint.format(encoding=name.lower())}")
+
+
+LINES_HINT = "save it as UTF-8 (CSV, TSV and JSON Lines are read line by line, which needs an ASCII-compatible encoding)"
+DOCUMENT_HINT = 'save it as UTF-8 or set encoding = "{encoding}" in the source'
 
 
 def decoded_lines(path: Path, encoding: str, report: ReadReport, start: int = 0, stop: int | None = None,
@@ -37,6 +83,8 @@ def decoded_lines(path: Path, encoding: str, report: ReadReport, start: int = 0,
     except OSError as exc:
         raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
     with handle:
+        if start == 0:
+            refuse_wide(path, handle.read(64), LINES_HINT)
         handle.seek(start)
         at = start
         for number, raw in enumerate(handle, start=first_line):
@@ -71,13 +119,16 @@ def read_document(path: Path, encoding: str) -> str:
         raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
     if not raw.strip():
         raise ReadError(path, "file is empty")
-    if b"\x00" in raw:
-        raise ReadError(path, "binary data (a NUL byte): is this the right file?", raw[: raw.index(b"\x00")].count(b"\n") + 1)
+    if ascii_compatible(encoding):
+        refuse_wide(path, raw[:64], DOCUMENT_HINT)
+        if b"\x00" in raw:
+            raise ReadError(path, "binary data (a NUL byte): is this the right file?", raw[: raw.index(b"\x00")].count(b"\n") + 1)
     try:
-        return raw.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
+        text = raw.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1 if ascii_compatible(encoding) else None
         raise ReadError(path, f"not valid {encoding} (byte 0x{raw[exc.start]:02x})", line) from None
+    return text.removeprefix("\ufeff")
 
 
 _TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"

@@ -123,3 +123,21 @@ def test_multicast_is_the_universes_group_by_default():
     sender.open()
     assert sender._address[0] == "239.255.1.2"
     sender.close()
+
+
+@pytest.mark.parametrize(("canvas", "output", "explains"), [
+    ({"signed": True}, {}, "cannot drive elements both ways"),
+    ({}, {"channels_per_element": 2, "start_channel": 420}, "past the universe's 512"),
+])
+def test_a_work_whose_grid_a_universe_cannot_drive_is_refused_when_read(canvas, output, explains):
+    from pathlib import Path
+
+    from sugarglass.errors import WorkFileError
+    from sugarglass.work import Work, read_work_file, validate_work
+
+    demo = Path(__file__).resolve().parents[1] / "works" / "demo.toml"
+    raw = read_work_file(demo)
+    raw["canvas"] = raw["canvas"] | canvas
+    raw["outputs"] = [{"kind": "sacn", "host": "127.0.0.1", **output}]
+    with pytest.raises(WorkFileError, match=explains):
+        validate_work(Work, raw, demo)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -208,3 +209,17 @@ def test_the_live_command_serves_the_page_and_stops_on_sigterm(live_work, tmp_pa
     saved = load_checkpoint(out / "checkpoints")
     assert saved.header["tick"] == lines(out / "levels.jsonl") >= 3
     assert f"stopped at tick {saved.header['tick']}" in " ".join(output.split())
+
+
+def test_a_fresh_start_over_an_earlier_run_keeps_its_levels_and_takes_in_its_visitors(live_work, tmp_path):
+    work = load_work(live_work)
+    out = tmp_path / "out"
+    Installation(work, work.live, LiveHub(), out, max_ticks=3).run(threading.Event())
+    visit(work.store_path, "words stored while the run was down, before it ever took them")
+    shutil.rmtree(out / "checkpoints")  # lost, or moved aside as the error message advises
+    again = Installation(work, work.live, LiveHub(), out, max_ticks=4)
+    again.run(threading.Event())
+    [earlier] = out.glob("levels-until-*.jsonl")
+    assert lines(earlier) == 3 and lines(out / "levels.jsonl") == 4
+    with Store(work.store_path) as store:
+        assert again.taken_upto == store.last_ingest(), "the visitor's words entered the fresh run too"

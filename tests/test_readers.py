@@ -266,3 +266,12 @@ def test_feelings_2019_bad_input(make_work, tmp_path):
     make_feelings_db(empty, [])
     with pytest.raises(ReadError, match="no rows"):
         read(make_work, tmp_path, "feelings-2019", "empty.db", scope="score")
+
+
+def test_an_outbox_whose_first_page_comes_before_its_items_is_still_an_outbox(make_work, tmp_path):
+    page = {"type": "OrderedCollectionPage", "orderedItems": [note(9, "<p>on the first page</p>", [PUBLIC])]}
+    document = {"@context": "https://www.w3.org/ns/activitystreams", "type": "OrderedCollection", "first": page,
+                "orderedItems": [note(1, "<p>the collection's own</p>", [PUBLIC])]}
+    (tmp_path / "outbox.json").write_text(json.dumps(document, indent=1), encoding="utf-8")
+    posts, _ = read(make_work, tmp_path, "mastodon-outbox", "outbox.json")
+    assert [p.text for p in posts] == ["<p>the collection's own</p>"]

@@ -56,6 +56,21 @@ def test_a_pause_shorter_than_the_rest_does_not_restart_the_clock():
     assert lit == [1, 1, 0, 1, 0, 0, 0, 0, 1]
 
 
+def test_a_tick_that_ran_late_counts_as_the_ticks_its_levels_were_held():
+    clocks = {"late": [0.0], "on time": [0.0]}
+    safety = SafetyConfig(**(LAX | {"max_on_seconds": 5.0, "min_rest_seconds": 2.0}))
+    late, on_time = (Limiter(safety, CanvasConfig(), 1.0, clock=lambda c=c: c[0]) for c in clocks.values())
+    on = np.full(48, 2000, np.uint16)
+    late(on)
+    on_time(on)
+    clocks["late"][0], clocks["on time"][0] = 4.0, 1.0  # a slow feed held the levels four ticks
+    assert late(on)[0] > 0 and late.on_run[0] == 5, "one tick sent plus three more held, then this one"
+    assert on_time(on)[0] > 0 and on_time.on_run[0] == 2, "on time, it is the second tick"
+    assert late.plate_c > on_time.plate_c, "the plate model has had the longer heat"
+    clocks["late"][0] = 5.0
+    assert late(on)[0] == 0, "the sixth second on is over max_on_seconds"
+
+
 def test_seconds_become_ticks_with_the_tick_the_caller_says():
     live = limiter(seconds_per_tick=1.0, max_on_seconds=180.0, min_rest_seconds=120.0)
     assert (live.max_on_ticks, live.rest_ticks) == (180, 120)
@@ -126,8 +141,9 @@ def test_counters_reach_the_metrics_osc_and_the_levels_file(tmp_path):
         for tick, levels in enumerate([quiet, loud, loud]):
             metrics.append({"population": 100.0})
             outputs.send(tick, levels, metrics[-1])
-    bundles = [{m.address: m.params for m in OscBundle(peer.recv(65536))} for _ in range(3)]
+    bundles = [{m.address: m.params for m in OscBundle(peer.recv(65536))} for _ in range(4)]
     peer.close()
+    assert bundles[3]["/sugarglass/levels"] == [0.0] * 48 and bundles[3]["/sugarglass/tick"] == [2], "off on the way out"
     assert [m["safety_limited_power"] for m in metrics] == [0.0, 1.0, 2.0]
     assert metrics[2]["population"] == 100.0 and metrics[2]["safety_power_w"] <= 20.0
     assert bundles[2]["/sugarglass/metrics/safety_limited_power"] == [2.0]
@@ -197,3 +213,28 @@ def test_a_bad_safety_value_is_a_work_file_error_naming_the_key(table, message):
     with pytest.raises(WorkFileError) as caught:
         validate_work(Work, raw, DEMO)
     assert message in str(caught.value)
+
+
+def test_a_paused_run_rests_the_hardware_and_the_limiter_counts_the_rest():
+    sent: list[np.ndarray] = []
+
+    class Hardware:
+        name, hardware = "fake", True
+
+        def open(self): ...
+
+        def send(self, tick, levels, metrics):
+            sent.append(levels.copy())
+
+        def close(self, complete=True): ...
+
+    limit = limiter(seconds_per_tick=1.0, max_on_seconds=3.0, min_rest_seconds=2.0)
+    on = np.full(48, 2000, np.uint16)
+    with Outputs([Hardware()], limit) as outputs:
+        for tick in range(3):
+            outputs.send(tick, on, {})
+        outputs.rest(3)
+        outputs.rest(3)  # two paused ticks: every element off, and that is their rest
+        outputs.send(3, on, {})
+    assert [int(levels[0]) for levels in sent] == [2000, 2000, 2000, 0, 0, 2000]
+    assert limit.counters["safety_limited_on_time"] == 0, "the pause gave the elements their rest"

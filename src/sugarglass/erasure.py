@@ -41,27 +41,38 @@ def withdraw_receipt(store: Store, receipt: str) -> Withdrawal:
     from .ingest import VISITORS
 
     posts = store.withdraw_receipt(receipt)
-    return _everywhere(store, Withdrawal(VISITORS, posts, posts), "a visitor withdrew their message")
+    return _everywhere(store, Withdrawal(VISITORS, posts, posts), "a visitor withdrew their message", one_message=True)
 
 
-def _everywhere(store: Store, done: Withdrawal, reason: str) -> Withdrawal:
+def _everywhere(store: Store, done: Withdrawal, reason: str, one_message: bool = False) -> Withdrawal:
+    """Mark every output made with the source. One visitor's message leaves nothing in a live
+    run's checkpoints (they hold feed state and file marks, never visitors' words), so only a
+    whole source's withdrawal rewrites them."""
     when = now()
     for folder, kind in store.outputs_using(done.source):
         if not folder.is_dir():
             continue
-        _mark(folder, done.source, when, reason)
+        _mark(folder, done.source, when, reason, one_message)
         done.outputs_marked.append(folder)
-        if kind == "live":
+        if kind == "live" and not one_message:
             done.checkpoints_rewritten += scrub_checkpoints(folder / "checkpoints", done.source)
     return done
 
 
-def _mark(folder: Path, source_id: str, when: str, reason: str) -> None:
-    """Add this withdrawal to the folder's notice (kept as a list, newest last)."""
+def _mark(folder: Path, source_id: str, when: str, reason: str, one_message: bool = False) -> None:
+    """Add this withdrawal to the folder's notice (kept as a list, newest last). Visitors'
+    messages withdrawn one by one share one entry that counts them, so that an installation
+    visited for months keeps a notice of a few lines, not one per visitor."""
     path = folder / NOTICE
     notices = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-    notices.append({"source": source_id, "withdrawn_at": when, "reason": reason,
-                    "meaning": "this output was made with data whose consent has since been withdrawn"})
+    shared = next((n for n in notices if one_message and n["source"] == source_id and "messages" in n), None)
+    if shared is not None:
+        shared["messages"] += 1
+        shared["withdrawn_at"] = when
+    else:
+        notices.append({"source": source_id, "withdrawn_at": when, "reason": reason,
+                        "meaning": "this output was made with data whose consent has since been withdrawn",
+                        **({"messages": 1} if one_message else {})})
     write_atomic(path, (json.dumps(notices, indent=2) + "\n").encode("utf-8"))
 
 

@@ -42,5 +42,9 @@ class StoreError(SugarglassError):
     """The store refuses an operation (an unknown source, a corrupt database)."""
 
 
+class StoreBusy(StoreError):
+    """Another writer held the store for longer than the wait allows: try again shortly."""
+
+
 class CheckpointError(SugarglassError):
     """No checkpoint of a live run can be resumed from: every kept generation is damaged."""

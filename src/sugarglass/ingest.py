@@ -258,7 +258,7 @@ def ingest_visitor(store: Store, analyzer: Analyzer, guesser: LanguageGuesser, t
     given out withdraws a stored post. Cleaned and scored like any post; two visitors may write
     the same words, so visitors' messages are never dropped as duplicates. Words that clean
     to nothing (markup, a bare link, an @name) are refused with the reason."""
-    store.check_not_withdrawn(VISITORS)
+    store.check_not_withdrawn(VISITORS)  # before the scoring; again inside the transaction below
     report = ReadReport(Path("visitor form"), "skip")
     post = Post("visitor", text, received_at, VISITORS, 0)
     new = prepare_post(post, scope == "keep-text", guesser, analyzer, set(), report, skip_foreign)
@@ -271,10 +271,12 @@ def ingest_visitor(store: Store, analyzer: Analyzer, guesser: LanguageGuesser, t
         receipt = new_receipt()
         digest = receipt_digest(receipt)
         with store.transaction():
+            store.check_not_withdrawn(VISITORS)  # closed while this message was being scored
             if store.has_receipt(digest):
                 continue  # about one chance in 10^18; a fresh code is drawn
             store.register(VISITORS, "visitor-form", "visitor form", visitor_consent(received_at.date()))
-            ingest_id = store.begin_ingest(VISITORS, digest, analyzer.name, analyzer.version, analyzer.licence)
+            # the ingest record outlives a withdrawal, so it holds a random mark, never the receipt's hash
+            ingest_id = store.begin_ingest(VISITORS, secrets.token_hex(32), analyzer.name, analyzer.version, analyzer.licence)
             stored = dataclasses.replace(new, post_id=digest[:20], text_key=None)
             store.add_visitor_post(VISITORS, ingest_id, stored, receipt, scope, received_at.isoformat(timespec="seconds"))
             store.finish_ingest(ingest_id, read=1, added=1, bad=0, left_out={})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .consent import Consent
-from .errors import ConsentError, StoreError
+from .errors import ConsentError, StoreBusy, StoreError
 
 SCHEMA_VERSION = 1
 
@@ -111,6 +112,11 @@ CREATE INDEX IF NOT EXISTS posts_by_ingest ON posts (ingest_id);
 """
 
 FEELING_FIELDS = ("compound", "compnorm", "pos", "neg", "neu")
+WAIT_SECONDS = 30.0  # how long a write waits for another writer before it is StoreBusy
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def now() -> str:
@@ -161,12 +167,12 @@ VISITORS = "visitors"
 @dataclass(frozen=True, slots=True)
 class FreshFeelings:
     """What came into the store since a live run last looked: ``upto`` is the newest ingest id
-    seen, ``feelings`` the new posts' scores by field, ``receipts`` the receipt hashes of the
-    visitors' messages among them (their ripples)."""
+    seen, ``feelings`` the new posts' scores by field, ``visitors`` a random mark (hex) for each
+    visitor's message among them (where it ripples), ``sources`` how many came from each source."""
 
     upto: int
     feelings: dict[str, np.ndarray]
-    receipts: list[str]
+    visitors: list[str]
     sources: dict[str, int]
 
     def __len__(self) -> int:
@@ -192,23 +198,38 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=WAIT_SECONDS)
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA secure_delete = ON")
             self.db.execute("PRAGMA synchronous = FULL")  # a commit survives a power cut, not only a kill
             self._migrate()
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise StoreBusy(f"{self.path}: the store is busy with another writer; try again shortly") from None
+            raise StoreError(f"{self.path}: not a usable Sugarglass store ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable Sugarglass store ({exc})") from None
 
     def _migrate(self) -> None:
+        """Create what is missing; a store that is current is only read, so opening one never
+        waits for another writer (the live run's ingest, a visitor's message)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() if self._has_meta() else None
+        if row is not None and int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema {row[0]}, this Sugarglass reads {SCHEMA_VERSION}")
+        if row is not None and self._has_every_index():
+            return
         self.db.executescript(SCHEMA)
         with self.transaction():
-            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if row is None:
+            if self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise StoreError(f"{self.path}: store schema {row[0]}, this Sugarglass reads {SCHEMA_VERSION}")
+
+    def _has_meta(self) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is not None
+
+    def _has_every_index(self) -> bool:
+        names = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
+        return set(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", SCHEMA)) <= names
 
     def close(self) -> None:
         self.db.close()
@@ -221,8 +242,14 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All or nothing: an exception inside rolls every write back."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """All or nothing: an exception inside rolls every write back. Waiting longer than the
+        connection's timeout for another writer raises `StoreBusy`."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise StoreBusy(f"{self.path}: the store is busy with another writer; try again shortly") from None
+            raise
         try:
             yield self.db
         except BaseException:
@@ -353,6 +380,18 @@ class Store:
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return 1
 
+    def live_cursor(self, folder: Path) -> int | None:
+        """The newest ingest a live run in ``folder`` has taken in, as of its last checkpoint (or
+        its start): a run that must start afresh — killed before its first checkpoint, or its
+        checkpoints lost — still takes in every visitor's words stored after it."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (f"live-cursor:{folder.resolve()}",)).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_live_cursor(self, folder: Path, ingest: int) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            (f"live-cursor:{folder.resolve()}", str(ingest)))
+
     def has_receipt(self, digest: str) -> bool:
         return self.db.execute("SELECT 1 FROM receipts WHERE receipt_sha256 = ?", (digest,)).fetchone() is not None
 
@@ -371,8 +410,9 @@ class Store:
             last = self.last_ingest()
             rows = self.db.execute(
                 "SELECT i.source_id, i.file_sha256, f.compound, f.compnorm, f.pos, f.neg, f.neu FROM ingests i"
-                " JOIN posts p ON p.ingest_id = i.id JOIN feelings f ON f.post = p.id"
-                f" WHERE i.id > ? AND i.id <= ? AND i.source_id IN ({', '.join('?' * len(names))}) ORDER BY p.id",
+                " JOIN posts p ON p.ingest_id = i.id JOIN feelings f ON f.post = p.id JOIN sources s ON s.id = i.source_id"
+                f" WHERE i.id > ? AND i.id <= ? AND s.withdrawn_at IS NULL AND i.source_id IN ({', '.join('?' * len(names))})"
+                " ORDER BY p.id",
                 (after, last, *names),
             ).fetchall()
         finally:
@@ -380,7 +420,7 @@ class Store:
         columns = np.array([row[2:] for row in rows], dtype=np.float64).reshape(-1, len(FEELING_FIELDS))
         return FreshFeelings(
             last, {name: columns[:, i] for i, name in enumerate(FEELING_FIELDS)},
-            [digest for source, digest, *_ in rows if source == VISITORS],
+            [mark for source, mark, *_ in rows if source == VISITORS],
             dict(Counter(source for source, *_ in rows)),
         )
 

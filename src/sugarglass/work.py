@@ -22,7 +22,7 @@ from .consent import Consent
 from .couplings import CouplingsConfig
 from .errors import WorkFileError
 from .live.settings import LiveSettings
-from .outputs.config import OutputConfig, SafetyConfig
+from .outputs.config import OutputConfig, SacnOutput, SafetyConfig
 from .provenance.manifest import ProvenanceConfig
 from .readout import ReadoutConfig
 from .scale.config import ParquetSource, ScaleConfig
@@ -251,6 +251,16 @@ class Work(WorkFile):
                 raise ValueError(f"live.watch names {name!r}, which is not a source of this work")
             if isinstance(self.source(name), FeedSource):
                 raise ValueError(f"live.watch names the feed {name!r}; feeds are polled on their own schedule")
+        for output in self.outputs:
+            if not isinstance(output, SacnOutput):
+                continue
+            if self.canvas.signed:
+                raise ValueError(f"outputs: sACN universe {output.universe} cannot drive elements both ways "
+                                 "(canvas.signed); a dimmer's 0 is off, so use serial with an H-bridge receiver")
+            last = output.start_channel - 1 + self.canvas.elements * output.channels_per_element
+            if last > 512:
+                raise ValueError(f"outputs: {self.canvas.elements} elements x {output.channels_per_element} channels from "
+                                 f"channel {output.start_channel} end at {last}, past the universe's 512")
         if (self.readout.columns, self.readout.rows) != (self.canvas.columns, self.canvas.rows):
             raise ValueError(
                 f"readout is {self.readout.columns} x {self.readout.rows} elements but canvas is "

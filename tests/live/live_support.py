@@ -121,7 +121,7 @@ def synthetic_levels(seed: int, elements: int = 48) -> Iterator[np.ndarray]:
 class Publisher:
     """Stands in for the run thread: publishes a frame every `interval` s and, given the store,
     takes in the visitors' messages stored since its last tick as the run does, answering each
-    with a ripple. `taken` holds the receipt hashes it took."""
+    with a ripple. `taken` holds the visitors' marks it took."""
 
     def __init__(self, hub: LiveHub, seed: int = 0, interval: float = 0.25, store: Path | None = None):
         self.hub, self.interval, self.store = hub, interval, store
@@ -137,7 +137,7 @@ class Publisher:
         if self.store is not None and self.store.exists():
             with Store(self.store) as store:
                 fresh = store.fresh_feelings(self.upto, ["visitors"])
-            self.upto, receipts = fresh.upto, fresh.receipts
+            self.upto, receipts = fresh.upto, fresh.visitors
         self.taken += receipts
         ripples = tuple(int(r[:8], 16) % (self.hub.columns * self.hub.rows) for r in receipts)
         self.tick += 1

@@ -321,3 +321,65 @@ def test_the_form_is_closed_once_the_visitors_source_is_withdrawn(quiet, tmp_pat
     closed = client.post("/api/visit", json={"text": "hello again", "scope": "score", "csrf": token})
     assert closed.status_code == 403 and "closed this work to visitors" in closed.json()["error"]
     assert quiet.visitors() == [], "the first message went with the source; the second was never stored"
+
+
+def test_a_store_held_by_another_writer_asks_to_try_again_and_claims_nothing(quiet, tmp_path, monkeypatch):
+    import sqlite3
+
+    from sugarglass import store as stores
+
+    client, token = form_client(quiet)
+    stored = client.post("/api/visit", json={"text": "the first words", "scope": "score", "csrf": token})
+    receipt = stored.json()["receipt"]
+    monkeypatch.setattr(stores, "WAIT_SECONDS", 0.2)
+    holder = sqlite3.connect(tmp_path / "store.sqlite", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a long ingest holds the write lock
+    try:
+        busy = client.post("/api/visit", json={"text": "more words", "scope": "score", "csrf": token})
+        assert busy.status_code == 503 and "try again" in busy.json()["error"] and busy.headers["retry-after"] == "30"
+        withdraw, withdraw_token = form_client(quiet, "/withdraw")
+        held = withdraw.post("/api/withdraw", json={"receipt": receipt, "csrf": withdraw_token})
+        assert held.status_code == 503, "busy is not 'no words under that code'"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(quiet.visitors()) == 1
+    assert withdraw.post("/api/withdraw", json={"receipt": receipt, "csrf": withdraw_token}).status_code == 200
+
+
+def test_a_withdrawn_message_leaves_no_trace_of_its_words_or_its_receipt(quiet, tmp_path):
+    from sugarglass.store import receipt_digest
+
+    client, token = form_client(quiet)
+    stored = client.post("/api/visit", json={"text": "Zanzibar-lilac words of mine", "scope": "keep-text", "csrf": token})
+    receipt = stored.json()["receipt"]
+    withdraw, withdraw_token = form_client(quiet, "/withdraw")
+    assert withdraw.post("/api/withdraw", json={"receipt": receipt, "csrf": withdraw_token}).status_code == 200
+    digest = receipt_digest(receipt)
+    files = list(tmp_path.glob("store.sqlite*"))
+    assert files and quiet.visitors() == []
+    for file in files:
+        content = file.read_bytes()
+        assert b"Zanzibar" not in content and digest[:20].encode() not in content, f"{file.name} still holds it"
+
+
+def test_messages_sent_at_once_from_one_address_cannot_overshoot_the_limit(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with running_server(LiveHub(), LiveSettings(visitor_limit=2), tmp_path / "s.sqlite") as live:
+        client, token = form_client(live)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: client.post("/api/visit", json={"text": f"all at once {i}", "scope": "score",
+                                                                               "csrf": token}).status_code, range(8)))
+        assert sorted(answers) == [200, 200] + [429] * 6
+        assert len(live.visitors()) == 2
+        refused = client.post("/api/visit", json={"text": "@someone", "scope": "score", "csrf": token})
+        assert refused.status_code == 429, "the window is full; a refused message would not have used a place"
+
+
+def test_a_refused_message_does_not_use_up_the_visitors_place(tmp_path):
+    with running_server(LiveHub(), LiveSettings(visitor_limit=1), tmp_path / "s.sqlite") as live:
+        client, token = form_client(live)
+        assert client.post("/api/visit", json={"text": "@someone", "scope": "score", "csrf": token}).status_code == 422
+        assert client.post("/api/visit", json={"text": "my own words", "scope": "score", "csrf": token}).status_code == 200
+        assert client.post("/api/visit", json={"text": "more words", "scope": "score", "csrf": token}).status_code == 429

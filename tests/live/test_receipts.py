@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from support import small_demo_work
+from sugarglass.erasure import notices
 from sugarglass.live.checkpoint import load_checkpoint
 from sugarglass.store import Store, receipt_digest
 
@@ -150,5 +151,9 @@ def test_every_receipt_names_a_stored_post_through_kills_and_withdraws_it(tmp_pa
     with Store(tmp_path / "demo.sqlite") as store:
         assert store.db.execute("SELECT count(*) FROM receipts").fetchone()[0] == len(stored) - len(receipts)
         assert store.db.execute("SELECT count(*) FROM posts WHERE source_id = 'visitors'").fetchone()[0] == len(stored) - len(receipts)
+    [notice] = [n for n in notices(tmp_path / "out") if n["source"] == "visitors"]
+    assert notice["messages"] == len(receipts), "one entry counts the visitors' withdrawals"
     taken_upto = load_checkpoint(tmp_path / "out" / "checkpoints").header["taken_upto"]
     assert taken_upto >= max(stored.values()), "a stored message never entered the signal"
+    log = (tmp_path / "live.log").read_text(encoding="utf-8")
+    assert "/api/visit" not in log, "no access log: visitors' addresses stay out of the journal"

@@ -135,8 +135,10 @@ CLOCK_SKEW = 300.0  # seconds a token may seem to come from the future (the cloc
 
 class CsrfTokens:
     """The cookie (`nonce.issued.mac`) names one browser; each form carries a token
-    (`nonce.issued.mac`) whose mac also covers the cookie's nonce. A planted cookie, a made-up
-    token, or a genuine token with another browser's cookie all fail the signature."""
+    (`nonce.issued.mac`) whose mac also covers the cookie's nonce. A made-up cookie or token, or
+    a genuine token with another browser's cookie, fail the signature. A genuine pair fetched
+    by an attacker's own server and planted from a page on another port would pass: the Origin
+    and Sec-Fetch-Site check (`OriginGuard`) is what stops that forgery."""
 
     def __init__(self, key: bytes, max_age: float, clock: Callable[[], float] = time.time):
         self.key, self.max_age, self.clock = key, max_age, clock
@@ -364,10 +366,26 @@ class SlidingWindow:
 
     async def record(self, address: str) -> None:
         """Count an event now; returns once it is on disk too."""
+        await self.keep(self.hold(address))
+
+    def hold(self, address: str) -> tuple[str, float]:
+        """Count an event now, in memory only, before anything that awaits: requests that arrive
+        together from one address cannot all pass the check before any of them is counted."""
         key, now = self.key(address), self.clock()
         self.events.setdefault(key, deque()).append(now)
+        return key, now
+
+    def release(self, held: tuple[str, float]) -> None:
+        """Take back a held event whose request was refused after all."""
+        key, at = held
+        times = self.events.get(key)
+        if times is not None and at in times:
+            times.remove(at)
+
+    async def keep(self, held: tuple[str, float]) -> None:
+        """Write a held event through to disk, so it outlives a restart."""
         if self.store is not None:
-            await run_in_threadpool(self.store.add, self.name, key, now)
+            await run_in_threadpool(self.store.add, self.name, *held)
 
     async def forget(self, address: str) -> None:
         key = self.key(address)

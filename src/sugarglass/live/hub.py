@@ -66,6 +66,7 @@ class LiveHub:
         self._history = history
         self._commands: deque[Command] = deque()
         self.overlay = Overlay()
+        self.ready = True  # False while a run starts: the form then asks visitors to wait a moment
 
     # -- the run's side -----------------------------------------------------------------------
 

@@ -83,6 +83,7 @@ class Installation:
         self.paused = False
         self.failed: BaseException | None = None
         self.notify = Notifier()
+        hub.ready = False  # the visitor form waits until the run knows where it is in the store
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -94,6 +95,7 @@ class Installation:
                 self._prepare(cleanup)
                 cleanup.callback(self.notify.close)
                 with self.outputs:
+                    self.hub.ready = True
                     self.notify.ready(f"ticking from tick {self.tick}")
                     next_tick = time.monotonic()
                     while not stop.is_set() and (self.max_ticks is None or self.tick < self.max_ticks):
@@ -157,6 +159,7 @@ class Installation:
             cursor, log_bytes = 0, 0
             self.watched: dict[str, dict[str, list[int]]] = {}
             log.info("starting %s afresh (seed %d)", work.name, self.seed)
+            self._keep_earlier_levels()
         else:
             header = saved.header
             if header["work"] != work.name or header["seed"] != self.seed:
@@ -171,8 +174,14 @@ class Installation:
         self.defaults = self.society.default_params()
         self.signal = LiveSignal(base, work.couplings.when_exhausted, cursor)
         # the newest ingest already in the signal: whatever is stored after it (by this run, the
-        # visitor form or a command-line ingest) enters at the next tick, after a restart too
-        self.taken_upto = self.store.last_ingest() if saved is None else int(saved.header.get("taken_upto", self.store.last_ingest()))
+        # visitor form or a command-line ingest) enters at the next tick, after a restart too; the
+        # store keeps it as well, for a start without a checkpoint
+        kept = self.store.live_cursor(self.out_dir)
+        if saved is not None and "taken_upto" in saved.header:
+            self.taken_upto = int(saved.header["taken_upto"])
+        else:
+            self.taken_upto = self.store.last_ingest() if kept is None else kept
+            self.store.set_live_cursor(self.out_dir, self.taken_upto)
         self.levels_log = TickLog(self.out_dir / "levels.jsonl", log_bytes)
         cleanup.callback(self.levels_log.close)
         self.pollers = {s.id: FeedPoller(s) for s in sources if isinstance(s, FeedSource)}
@@ -190,6 +199,15 @@ class Installation:
         if saved is None:
             self.store.record_output(self.out_dir, None, work.name, [*work.signal_sources, VISITORS], kind="live")
 
+    def _keep_earlier_levels(self) -> None:
+        """A run starting afresh over an earlier one's levels (its checkpoints moved aside, or
+        killed before its first) keeps them under a dated name instead of overwriting them."""
+        earlier = self.out_dir / "levels.jsonl"
+        if earlier.is_file() and earlier.stat().st_size:
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(earlier.stat().st_mtime))
+            earlier.replace(earlier.with_name(f"levels-until-{stamp}.jsonl"))
+            log.warning("an earlier run's levels.jsonl is kept as levels-until-%s.jsonl", stamp)
+
     # -- one tick --------------------------------------------------------------------------------
 
     def _tick(self) -> None:
@@ -198,8 +216,9 @@ class Installation:
             log.info("%s at tick %d", command.action, self.tick)
         self.hub.overlay.paused = self.paused
         self._follow_withdrawals()
-        if self.paused:
-            return  # what is stored meanwhile waits in the store and enters at the first tick after
+        if self.paused:  # the hardware rests; what is stored meanwhile enters at the first tick after
+            self.outputs.rest(self.tick)
+            return
         fresh, ripples = self._take_in()
         values = self.signal.next(fresh)
         env = {name: np.array([value]) for name, value in values.items()} | {"tick": np.array([float(self.tick)])}
@@ -247,7 +266,7 @@ class Installation:
                 log.error("feed %s: %s", source_id, exc)
         fresh = self.store.fresh_feelings(self.taken_upto, [*self.work.signal_sources, VISITORS])
         self.taken_upto = fresh.upto
-        ripples = tuple(int(digest[:8], 16) % self.work.readout.elements for digest in fresh.receipts)
+        ripples = tuple(int(mark[:8], 16) % self.work.readout.elements for mark in fresh.visitors)
         if not len(fresh):
             return None, ripples
         counts = self.hub.overlay.sources
@@ -322,6 +341,7 @@ class Installation:
         }
         header = without_sources(header, self._withdrawn())  # a source withdrawn while this run ran
         path = save_checkpoint(self.checkpoints, self.society, arrays, header, keep=self.settings.checkpoint_keep)
+        self.store.set_live_cursor(self.out_dir, self.taken_upto)
         self.checkpointed_at = self.tick
         log.info(json.dumps({"tick": self.tick, "checkpoint": path.name}))
         return path

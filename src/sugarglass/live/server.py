@@ -42,7 +42,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sugarglass.affect import Analyzer, LanguageGuesser, make_analyzer
 from sugarglass.canvas import CanvasConfig, colour_table
-from sugarglass.errors import ConsentError, StoreError
+from sugarglass.errors import ConsentError, StoreBusy, StoreError
 from sugarglass.erasure import withdraw_receipt, withdraw_source
 from sugarglass.ingest import RECEIPT_ALPHABET, VisitorRefused, ingest_visitor
 from sugarglass.store import Store, spreadsheet_safe
@@ -417,13 +417,21 @@ def make_app(
         if scope not in ("score", "keep-text"):
             raise Problem(422, "please choose what may be kept: only the feeling ('score') or your words too ('keep-text')")
         _limit(visitors, request, "thank you — you have sent several messages already; please try again in {minutes} minute(s)")
+        if not hub.ready:
+            raise Problem(503, "the painting is just starting; please send your words again in a minute", {"Retry-After": "30"})
+        held = visitors.hold(_client(request))
         try:
             receipt = await run_in_threadpool(_store_visitor, store("visitors' words cannot be kept"), intake, text, scope)
-        except VisitorRefused as exc:
-            raise Problem(422, str(exc)) from None
-        except ConsentError:
-            raise Problem(403, "the artist has closed this work to visitors' words; thank you for coming") from None
-        await visitors.record(_client(request))
+        except BaseException as exc:
+            visitors.release(held)  # nothing was stored: the visitor keeps their message's place
+            if isinstance(exc, VisitorRefused):
+                raise Problem(422, str(exc)) from None
+            if isinstance(exc, StoreBusy):
+                raise Problem(503, BUSY, {"Retry-After": "30"}) from None
+            if isinstance(exc, ConsentError):
+                raise Problem(403, "the artist has closed this work to visitors' words; thank you for coming") from None
+            raise
+        await visitors.keep(held)
         return _message(request, 200, "Thank you",
                         "Your words are stored and enter the painting at its next tick — watch for the ripple. "
                         "Keep this code if you may want to withdraw them later (at /withdraw):",
@@ -458,6 +466,8 @@ def make_app(
             posts, feelings = await run_in_threadpool(_withdraw_source, store(), source, fields.get("reason", "").strip())
         except ConsentError as exc:
             raise Problem(409, str(exc)) from None
+        except StoreBusy:
+            raise Problem(503, BUSY, {"Retry-After": "30"}) from None
         except StoreError as exc:
             raise Problem(404, str(exc)) from None
         return JSONResponse({"source": source, "posts_removed": posts, "feelings_removed": feelings})
@@ -504,12 +514,17 @@ async def _until_closed(websocket: WebSocket) -> None:
         pass
 
 
+BUSY = "the installation is busy storing words just now; please try again in half a minute"
+
+
 async def _withdraw_or_404(path: Path, code: str) -> int:
     try:
         return await run_in_threadpool(_withdraw_receipt, path, code)
+    except StoreBusy:
+        raise Problem(503, BUSY, {"Retry-After": "30"}) from None
     except StoreError:
-        raise Problem(404, "no words are stored under that code: they may be withdrawn already, or not yet have "
-                           "reached the painting (try again in a minute)") from None
+        raise Problem(404, "no words are stored under that code: they may have been withdrawn already, "
+                           "or the code was mistyped") from None
 
 
 # -- running it ------------------------------------------------------------------------------------
@@ -535,7 +550,9 @@ class _Server(uvicorn.Server):
 def make_server(app: Starlette, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
     """A configured uvicorn server, not started: `server.run()` in the main thread serves until
     SIGINT/SIGTERM, then runs the app's shutdown (and `on_shutdown`) and returns.
-    Proxy headers are off, so a client cannot dodge the rate limit with X-Forwarded-For."""
+    Proxy headers are off, so a client cannot dodge the rate limit with X-Forwarded-For. There is
+    no access log: a line per request would keep every visitor's address in the journal for as
+    long as the installation runs (the limits keep only keyed hashes of addresses)."""
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, proxy_headers=False,
-                            server_header=False, ws_max_size=4096, lifespan="on")
+                            server_header=False, ws_max_size=4096, lifespan="on", access_log=False)
     return _Server(config)

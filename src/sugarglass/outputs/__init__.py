@@ -96,6 +96,17 @@ class Outputs:
             else:
                 self._call(output, tick, output.send, tick, levels, metrics, limited if differs else None)
 
+    def rest(self, tick: int) -> None:
+        """A tick of a paused run: the hardware is sent every element off (so its heartbeat
+        repeats off, not the last picture), and the limiter counts it as a tick of rest and
+        cooling. Files are left alone: nothing new happened to record."""
+        if self._elements is None:
+            return
+        off = self.limiter(self.limiter.off_levels) if self.limiter is not None else np.zeros(self._elements, np.uint16)
+        for output in self.outputs:
+            if getattr(output, "hardware", True):
+                self._call(output, tick, output.send, tick, off, {})
+
     @property
     def heartbeat_seconds(self) -> float:
         """How often ``heartbeat()`` must be called while no tick comes (inf: never)."""

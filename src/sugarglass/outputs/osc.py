@@ -27,6 +27,7 @@ class OscSender:
         self.name = f"OSC {host}:{port}"
         self._socket: socket.socket | None = None
         self._address: tuple | None = None
+        self._tick = 0
         self.failures = 0
 
     def open(self) -> None:
@@ -47,11 +48,18 @@ class OscSender:
 
     def send(self, tick: int, levels: np.ndarray, metrics: dict[str, float]) -> None:
         assert self._socket is not None, "open() first"
+        self._tick = tick
         try:
             self._socket.sendto(self.bundle(tick, levels, metrics), self._address)
         except OSError as exc:
             self.failures += 1
             log.warning("%s: tick %d not sent (%s); trying again next tick", self.name, tick, exc)
+
+    def off(self, levels: np.ndarray) -> None:
+        """Every element off before the socket closes (``levels`` are the off levels), so a
+        patch listening for levels is not left holding the last picture."""
+        if self._socket is not None:
+            self.send(self._tick, levels, {})
 
     def close(self, complete: bool = True) -> None:
         if self._socket is not None:

@@ -11,7 +11,8 @@ Three limits act on each tick's levels, in this order:
   is not enough (heat from the neighbours), all heating together.
 
 A limit only ever moves a level towards off, and rounds towards off. The model follows the
-plate with the levels actually sent, so a limit reached once is held, not oscillated around.
+plate with the levels actually sent, for as long as they were actually held (a tick that ran
+late counts as the ticks it lasted), so a limit reached once is held, not oscillated around.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .timing import Every
 
 log = logging.getLogger("sugarglass.outputs")
 COUNTERS = ("safety_limited_on_time", "safety_limited_power", "safety_limited_temperature")
+MAX_CATCH_UP = 1000  # ticks of a stall counted one by one; a longer one has long settled the plate
 
 
 class Limiter:
@@ -69,6 +71,9 @@ class Limiter:
         self.plate_c = float(self.temperature.max())
         self._since = dict.fromkeys(COUNTERS, 0)
         self._log_due = Every(log_seconds, clock)
+        self._clock = clock
+        self._sent: np.ndarray | None = None  # the levels last let out, and when
+        self._sent_at = 0.0
 
     @property
     def off_levels(self) -> np.ndarray:
@@ -78,6 +83,7 @@ class Limiter:
         from ..canvas.plate import check_levels
 
         raw = check_levels(levels, self.count)
+        self._held_longer()
         out = raw.copy()
         resting = self.on_run >= self.max_on_ticks
         cut = resting & (raw != self.off)
@@ -96,10 +102,28 @@ class Limiter:
         self.on_run = np.where(lit, self.on_run + 1, np.where(self.off_run + 1 >= self.rest_ticks, 0, self.on_run))
         self.off_run = np.where(lit, 0, self.off_run + 1)
         self.temperature = (base + (self.canvas.element_power_w * final) @ self._response).reshape(self.plate.shape)
+        self._sent, self._sent_at = out.copy(), self._clock()
         self.power_w = float(np.abs(final).sum()) * self.element_power_w
         self.plate_c = float(self.temperature.max())
         self._count(cut.any(), power > self.config.max_power_w, (cooled < 1.0).any())
         return out.astype(np.uint16)
+
+    def _held_longer(self) -> None:
+        """The last levels stayed on the hardware longer than one tick (a tick that ran late: a
+        slow feed, a checkpoint's fsync) — the heartbeats kept them there — so their on-time and
+        their heat are counted for every whole tick more they were held, before anything new."""
+        if self._sent is None:
+            return
+        extra = min(MAX_CATCH_UP, math.floor((self._clock() - self._sent_at) / self.seconds_per_tick - 1 + 0.05))
+        if extra < 1:
+            return
+        lit = self._sent != self.off
+        powers = self.canvas.element_power_w * self._drive(self._sent)
+        for _ in range(extra):
+            self.on_run = np.where(lit, self.on_run + 1, np.where(self.off_run + 1 >= self.rest_ticks, 0, self.on_run))
+            self.off_run = np.where(lit, 0, self.off_run + 1)
+            base = self.plate.advance(self.temperature, np.zeros(self.count), self.seconds_per_tick).ravel()
+            self.temperature = (base + powers @ self._response).reshape(self.plate.shape)
 
     def metrics(self) -> dict[str, float]:
         """The counters, the power drawn (W) and the predicted plate peak (C) after this tick."""

@@ -101,16 +101,16 @@ def _outbox_items(text: str, path: Path) -> list[tuple[int, object]]:
     can be skipped); the rest of the document is then decoded with the array emptied, its
     newlines kept so that lines still match the file.
     """
-    found = _ORDERED_ITEMS.search(text)
-    if found is None:
-        raise ReadError(path, "not a Mastodon outbox: expected an OrderedCollection with orderedItems")
-    end: list[int] = []
-    items = list(json_array_items(text, found.end(), path, end))
-    emptied = text[: found.end()] + "[" + "\n" * text.count("\n", found.end(), end[0]) + "]" + text[end[0] :]
-    document = loads(emptied, path)
-    if not isinstance(document, dict) or document.get("type") != "OrderedCollection" or document.get("orderedItems") != []:
-        raise ReadError(path, "not a Mastodon outbox: expected an OrderedCollection with orderedItems")
-    return items
+    for found in _ORDERED_ITEMS.finditer(text):  # the collection's own, not one nested before it
+        end: list[int] = []
+        items = list(json_array_items(text, found.end(), path, end))
+        emptied = text[: found.end()] + "[" + "\n" * text.count("\n", found.end(), end[0]) + "]" + text[end[0] :]
+        document = loads(emptied, path)
+        if not isinstance(document, dict) or document.get("type") != "OrderedCollection":
+            break
+        if document.get("orderedItems") == []:
+            return items
+    raise ReadError(path, "not a Mastodon outbox: expected an OrderedCollection with orderedItems")
 
 
 def _addresses(value: object) -> set[str]:

@@ -240,7 +240,7 @@ def report(options: argparse.Namespace, samples: list[dict], gallery: Gallery, t
     table = Table(title=f"soak: {options.days:g} gallery days of {options.gallery_tick_seconds:g} s ticks", title_justify="left")
     for name in ("day", "wall", "RSS MB", "open files", "threads", "store MB", "levels.jsonl MB"):
         table.add_column(name, justify="right")
-    per_day = max(1, round(24))
+    per_day = 24  # samples are a gallery hour apart
     for s in samples[::per_day] + ([samples[-1]] if samples and (len(samples) - 1) % per_day else []):
         table.add_row(f"{s['hour'] / 24:.2f}", f"{s['wall_s'] / 60:.1f} min", f"{s['rss_mb']:.1f}", str(s["fds"]),
                       str(s["threads"]), f"{s['store_mb']:.1f}", f"{s['levels_mb']:.0f}")

@@ -109,3 +109,17 @@ def test_durations():
     for bad in ("", "0h", "h", "3 years"):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_every_key_of_the_live_table_is_documented_with_its_default():
+    import tomllib
+    from pathlib import Path
+
+    from sugarglass.live.settings import LiveSettings
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "live.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## The `[live]` table"):]
+    example = section[section.index("```toml") + 7 : section.index("```", section.index("```toml") + 7)]
+    table = tomllib.loads(example)["live"]
+    assert set(table) == set(LiveSettings.model_fields), "a key of [live] is missing from docs/live.md"
+    assert LiveSettings(**table) == LiveSettings(), "the documented values are the defaults"

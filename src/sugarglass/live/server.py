@@ -16,6 +16,7 @@ import csv
 import html
 import io
 import json
+import logging
 import math
 import re
 import signal
@@ -53,6 +54,7 @@ from .hub import Command, Frame, LiveHub
 from .settings import LiveSettings
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("sugarglass.live")
 
 # -- the wire format: one binary message per tick (docs/live.md) ------------------------------
 
@@ -431,7 +433,10 @@ def make_app(
             if isinstance(exc, ConsentError):
                 raise Problem(403, "the artist has closed this work to visitors' words; thank you for coming") from None
             raise
-        await visitors.keep(held)
+        try:
+            await visitors.keep(held)
+        except Exception:  # noqa: BLE001 - the words are stored: their writer gets the receipt regardless
+            log.exception("a visitor's rate-limit event could not be written through; it counts until a restart")
         return _message(request, 200, "Thank you",
                         "Your words are stored and enter the painting at its next tick — watch for the ripple. "
                         "Keep this code if you may want to withdraw them later (at /withdraw):",

@@ -20,6 +20,7 @@ from sugarglass.live.checkpoint import generations, load_checkpoint, load_genera
 from sugarglass.live.hub import LiveHub
 from sugarglass.live.loop import Installation
 from sugarglass.live.settings import LiveSettings
+from sugarglass.provenance.manifest import sha256_file
 from sugarglass.store import Store
 from sugarglass.work import load_work
 
@@ -78,7 +79,7 @@ def unloadable_society(target: Path) -> None:
     """A society.npz whose checksum is right but which is no society: written bad, not damaged later."""
     shutil.copyfile(target / "live.npz", target / "society.npz")
     sums = json.loads((target / "checksums.json").read_text())
-    sums["sha256"]["society.npz"] = [checkpoints._digest(target / "society.npz")]
+    sums["sha256"]["society.npz"] = [sha256_file(target / "society.npz")]
     (target / "checksums.json").write_text(json.dumps(sums))
 
 

@@ -101,8 +101,14 @@ def ingest_source(
     path = work.resolve(source.path)
     if not path.is_dir():
         return [ingest_file(work, source, path, store, analyzer, guesser, on_post)]
-    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    return [ingest_file(work, source, p, store, analyzer, guesser, on_post, id_prefix=f"{p.name}:") for p in files]
+    return [ingest_file(work, source, p, store, analyzer, guesser, on_post, id_prefix=f"{p.name}:") for p in source_files(path)]
+
+
+def source_files(path: Path) -> list[Path]:
+    """The files a source's path names: itself, or a folder's visible files in name order."""
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def ingest_file(

@@ -206,7 +206,7 @@ class Store:
             self._migrate()
         except sqlite3.OperationalError as exc:
             if _busy(exc):
-                raise StoreBusy(f"{self.path}: the store is busy with another writer; try again shortly") from None
+                raise self._busy_error() from None
             raise StoreError(f"{self.path}: not a usable Sugarglass store ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable Sugarglass store ({exc})") from None
@@ -231,6 +231,9 @@ class Store:
         names = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
         return set(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", SCHEMA)) <= names
 
+    def _busy_error(self) -> StoreBusy:
+        return StoreBusy(f"{self.path}: the store is busy with another writer; try again shortly")
+
     def close(self) -> None:
         self.db.close()
 
@@ -248,7 +251,7 @@ class Store:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if _busy(exc):
-                raise StoreBusy(f"{self.path}: the store is busy with another writer; try again shortly") from None
+                raise self._busy_error() from None
             raise
         try:
             yield self.db

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..files import fsync_folder, write_atomic
+from ..provenance.manifest import sha256_file
 
 FORMAT = "sugarglass-live/1"
 SUMS_FORMAT = "sugarglass-checksums/1"
@@ -114,11 +115,6 @@ def _locked(folder: Path) -> Iterator[None]:
 # -- one generation --------------------------------------------------------------------------------
 
 
-def _digest(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def _live_bytes(header: dict, arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, header=np.array(json.dumps({**header, "format": FORMAT})), **arrays)
@@ -147,7 +143,7 @@ def _read_sums(target: Path) -> dict[str, list[str]]:
 def _verify(target: Path, sums: dict[str, list[str]], name: str) -> str:
     """The file's digest, once it is known to be one its checksums allow."""
     try:
-        digest = _digest(target / name)
+        digest = sha256_file(target / name)
     except FileNotFoundError:
         raise Damaged(name, "missing") from None
     except OSError as exc:
@@ -202,7 +198,7 @@ def save_checkpoint(folder: Path, society: Any, arrays: dict[str, np.ndarray], h
         fsync_folder(folder)
         society.save(target / "society.npz")
         write_atomic(target / "live.npz", _live_bytes(header, arrays))
-        _write_sums(target, {name: [_digest(target / name)] for name in FILES})  # last: the generation is whole
+        _write_sums(target, {name: [sha256_file(target / name)] for name in FILES})  # last: the generation is whole
         write_atomic(folder / POINTER, json.dumps({"generation": generation, "tick": header.get("tick")}).encode())
         _prune(folder, generation, keep)
     return target

@@ -24,7 +24,7 @@ import numpy as np
 from ..affect import LanguageGuesser, make_analyzer
 from ..couplings import compile_couplings
 from ..errors import SugarglassError
-from ..ingest import VISITORS, ingest_feed, ingest_file, ingest_work
+from ..ingest import VISITORS, ingest_feed, ingest_file, ingest_work, source_files
 from ..outputs import guarded, make_output
 from ..readout import Readout
 from ..run import params_per_tick, tick_parameters
@@ -138,10 +138,10 @@ class Installation:
         self.guesser = LanguageGuesser()
         # a source withdrawn from the admin page stays out of every restart, rather than stopping
         # the installation until someone edits the work file
-        for source in work.sources:
-            if when := self.store.withdrawn_at(source.id):
-                log.warning("source %r was withdrawn on %s: this run leaves it out", source.id, when)
-        sources = [s for s in work.sources if not self.store.withdrawn_at(s.id)]
+        withdrawn = {s.id: when for s in work.sources if (when := self.store.withdrawn_at(s.id))}
+        for source_id, when in withdrawn.items():
+            log.warning("source %r was withdrawn on %s: this run leaves it out", source_id, when)
+        sources = [s for s in work.sources if s.id not in withdrawn]
         self.watching = [s for s in self.settings.watch if s in {source.id for source in sources}]
         ingest_work(work, self.store, analyzer=self.analyzer,
                     sources=[s.id for s in sources if not isinstance(s, FeedSource)])  # feeds: polled
@@ -277,8 +277,7 @@ class Installation:
         source = self.work.source(source_id)
         marks = self.watched.setdefault(source_id, {})
         path = self.work.resolve(source.path)
-        files = [path] if not path.is_dir() else sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        for file in files:
+        for file in source_files(path):
             try:
                 stat = file.stat()
             except FileNotFoundError:

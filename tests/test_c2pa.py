@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
 from sugarglass import __version__
-from sugarglass.c2pa_signing import (
+from sugarglass.provenance.c2pa import (
     TRAINING_MINING_ENTRIES,
     C2paConfig,
     SigningError,
@@ -234,7 +234,7 @@ def test_without_the_extra_the_error_says_what_to_install(tmp_path):
     script = (
         "import sys; sys.modules['c2pa'] = None\n"
         "from pathlib import Path\n"
-        "from sugarglass.c2pa_signing import C2paConfig, load_signer\n"
+        "from sugarglass.provenance.c2pa import C2paConfig, load_signer\n"
         "from sugarglass.errors import SugarglassError\n"
         "try:\n"
         "    load_signer(C2paConfig(certificate='a.pem', private_key='a.key'), Path('.'))\n"

@@ -202,7 +202,7 @@ def _signed_work(tmp_path: Path, **c2pa) -> Path:
 def test_a_run_signs_its_images_and_video_with_the_artists_certificate(tmp_path):
     from c2pa_certs import make_credentials
 
-    from sugarglass.c2pa_signing import read_c2pa
+    from sugarglass.provenance.c2pa import read_c2pa
 
     make_credentials(tmp_path / "keys")
     work = load_work(_signed_work(tmp_path))
@@ -218,7 +218,7 @@ def test_a_run_signs_its_images_and_video_with_the_artists_certificate(tmp_path)
 
 
 def test_a_malformed_certificate_stops_the_run_before_any_output(tmp_path):
-    from sugarglass.c2pa_signing import SigningError
+    from sugarglass.provenance.c2pa import SigningError
 
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "artist.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")

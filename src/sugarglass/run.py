@@ -71,7 +71,7 @@ def label_folder(folder: Path, written: list[Path], manifest: dict, work: Work, 
     video when the work names a certificate, and write ``manifest.json`` listing them all."""
     sidecars = [side for path in written if (side := label(path, manifest)) is not None]
     if signer is not None:
-        from .c2pa_signing import sign
+        from .provenance.c2pa import sign
 
         use, constraint = work.provenance.c2pa_training_mining()
         for path in written:
@@ -116,7 +116,7 @@ def run_work(work: Work, store: Store, *, seed: int | None = None, steps: int | 
     society = Society.from_config(work.society, seed, work.base_dir)
     signer = None
     if work.provenance.c2pa is not None:  # a bad certificate stops the run before any output
-        from .c2pa_signing import load_signer
+        from .provenance.c2pa import load_signer
 
         signer = load_signer(work.provenance.c2pa, work.base_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

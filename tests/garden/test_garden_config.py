@@ -27,7 +27,7 @@ def test_the_demo_work_loads_and_names_the_project_as_author():
 
 
 def test_loading_a_garden_work_imports_no_torch():
-    code = ("import sys; from sugarglass.garden import load_garden; import sugarglass.garden_cli; "
+    code = ("import sys; from sugarglass.garden import load_garden; import sugarglass.cli.garden; "
             f"load_garden({str(REPO / 'works' / 'garden.toml')!r}); print('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 

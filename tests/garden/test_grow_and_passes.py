@@ -18,7 +18,7 @@ from sugarglass.garden.grow import grow
 from sugarglass.garden.passes import run_passes
 from sugarglass.provenance import DIGITAL_SOURCE_TYPES
 from sugarglass.garden.train import train
-from sugarglass.garden_cli import garden_app
+from sugarglass.cli.garden import app as garden_app
 from sugarglass.provenance import read_label, sha256_file
 from sugarglass.provenance.embed import png_chunks
 

@@ -27,9 +27,9 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from . import __version__
-from .errors import SugarglassError
-from .provenance.manifest import C2paConfig
+from .. import __version__
+from ..errors import SugarglassError
+from .manifest import C2paConfig
 
 try:
     import c2pa

@@ -1,9 +1,6 @@
 """``sugarglass garden``: train the artist's own model, judge it, grow plants, run the passes.
 
-Mounted into the main command line with ``app.add_typer(garden_app, name="garden")``. The main
-CLI's ``friendly`` and ``console`` are looked up when a command runs, not when this module is
-imported, so the two modules can import each other in either order. Torch is imported only
-inside the commands, so ``sugarglass --help`` stays fast.
+Torch is imported only inside the commands, so ``sugarglass --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -16,7 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-garden_app = typer.Typer(help="The garden: a model trained only on the artist's images, and passes over its plants.",
+from .common import console, fail
+from .common import friendly as main_friendly
+
+app = typer.Typer(help="The garden: a model trained only on the artist's images, and passes over its plants.",
                          no_args_is_help=True)
 
 WorkArg = Annotated[Path, typer.Argument(help="The work file (TOML) with a \\[garden] table.", show_default=False)]
@@ -25,13 +25,11 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="Seed (defaul
 
 
 def friendly(command: Callable) -> Callable:
-    """The main CLI's error handling (one clear message, exit 2), found when the command runs."""
+    """The main CLI's error handling (one clear message, exit 2), and a plain word when the
+    garden's extra is not installed."""
 
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
-        from .cli import fail
-        from .cli import friendly as main_friendly
-
         try:
             return main_friendly(command)(*args, **kwargs)
         except ModuleNotFoundError as exc:
@@ -43,17 +41,11 @@ def friendly(command: Callable) -> Callable:
     return run
 
 
-def _console():
-    from .cli import console
-
-    return console
-
-
 def _load(work_file: Path, out: Path | None):
-    from .garden.config import load_garden
+    from ..garden.config import load_garden
 
     work = load_garden(work_file)
-    return work, out or Path("out") / f"{work.name}-{work.seed}"
+    return work, out or work.base_dir / "out" / f"{work.name}-{work.seed}"
 
 
 FIGURES = (("recognisability", "recognised", "{:.2f}"), ("coverage", "species", "{:.2f}"), ("precision", "P", "{:.2f}"),
@@ -66,7 +58,7 @@ def _latest(figures: dict) -> str:
                      if isinstance(figures.get(key), float) and figures[key] == figures[key])
 
 
-@garden_app.command()
+@app.command()
 @friendly
 def train(
     work_file: WorkArg,
@@ -80,14 +72,20 @@ def train(
 
     from rich.console import Group
     from rich.live import Live
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
-    from .garden.train import device
-    from .garden.train import train as run_training
+    from ..garden.train import device
+    from ..garden.train import train as run_training
 
     work, folder = _load(work_file, out)
-    console = _console()
     console.print(f"training {work.name} at {work.garden.size} px on {device()} into {escape(str(folder))}", highlight=False)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console)
@@ -122,7 +120,7 @@ def train(
                   highlight=False)
 
 
-@garden_app.command("eval")
+@app.command("eval")
 @friendly
 def eval_(
     work_file: WorkArg,
@@ -132,11 +130,10 @@ def eval_(
     """Judge the grown plants against the real ones, each figure beside its floor (real against real); plotted."""
     from rich.table import Table
 
-    from .garden.evaluate import GOALS, evaluate, goal_key, verdict
+    from ..garden.evaluate import GOALS, evaluate, goal_key, verdict
 
     work, folder = _load(work_file, out)
     result = evaluate(work, folder, images)
-    console = _console()
     judge = result.judge
     accuracy = ", ".join(f"{k} {v:.2f}" for k, v in judge["accuracy"].items())
     console.print(f"the judge: a {judge['kind']} trained on {judge['trained_on']} real images only"
@@ -174,7 +171,7 @@ def eval_(
     console.print(f"plot {escape(str(result.plot))}; figures {escape(str(result.report))}", highlight=False)
 
 
-@garden_app.command()
+@app.command()
 @friendly
 def grow(
     work_file: WorkArg,
@@ -183,16 +180,16 @@ def grow(
     out: OutOpt = None,
 ) -> None:
     """Grow plants from the trained model: a grid, each plant alone, and a latent-walk video."""
-    from .garden.grow import grow as run_grow
+    from ..garden.grow import grow as run_grow
 
     work, folder = _load(work_file, out)
     grown = run_grow(work, folder, count=count, seed=seed)
-    _console().print(f"grew {len(grown.singles)} plants in {escape(str(grown.folder))}: {escape(grown.grid.name)}, plants/, "
+    console.print(f"grew {len(grown.singles)} plants in {escape(str(grown.folder))}: {escape(grown.grid.name)}, plants/, "
                      f"{escape(grown.video.name)}; "
                      f"each file carries its manifest", highlight=False)
 
 
-@garden_app.command()
+@app.command()
 @friendly
 def describe(
     work_file: WorkArg,
@@ -203,15 +200,15 @@ def describe(
     out: OutOpt = None,
 ) -> None:
     """Grow plants from a description, read with the words of the artist's own captions."""
-    from .garden.grow import grow as run_grow
+    from ..garden.grow import grow as run_grow
 
     work, folder = _load(work_file, out)
     grown = run_grow(work, folder, count=count, seed=seed, description=description)
-    _console().print(f"grew {len(grown.singles)} plants for {escape(repr(description))} in {escape(str(grown.folder))}: "
+    console.print(f"grew {len(grown.singles)} plants for {escape(repr(description))} in {escape(str(grown.folder))}: "
                      f"{escape(grown.grid.name)}, plants/, {escape(grown.video.name)}; each file carries its manifest and the description", highlight=False)
 
 
-@garden_app.command()
+@app.command()
 @friendly
 def passes(
     work_file: WorkArg,
@@ -221,17 +218,16 @@ def passes(
     out: OutOpt = None,
 ) -> None:
     """Run the work's chain of image-to-image passes, each on the last one's output."""
-    from .garden.passes import run_passes
+    from ..garden.passes import run_passes
 
     work, folder = _load(work_file, out)
     result = run_passes(work, folder, inputs=images or None, seed=seed, count=count)
-    console = _console()
     for stage in result.stages:
         console.print(f"  {escape(str(stage.relative_to(result.folder)))}: {len(list(stage.glob('*.png')))} pictures")
     console.print(f"{len(result.final)} final pictures in {escape(str(result.stages[-1]))}")
 
 
-@garden_app.command()
+@app.command()
 @friendly
 def dataset(work_file: WorkArg, out: OutOpt = None) -> None:
     """Report the dataset: consent, counts, sizes, and every rejected file with its reason."""
@@ -239,12 +235,11 @@ def dataset(work_file: WorkArg, out: OutOpt = None) -> None:
 
     from rich.table import Table
 
-    from .garden.dataset import load_dataset
+    from ..garden.dataset import load_dataset
 
     work, folder = _load(work_file, out)
     report = load_dataset(work, folder / "cache").report
     consent = work.garden.dataset.consent
-    console = _console()
     console.print(f"dataset {work.garden.dataset.id!r} in {escape(str(report.folder))}" + (" (drawn just now)" if report.generated else ""))
     console.print(escape(f"consent: {consent.basis}, {consent.licence}, granted by {consent.granted_by} on {consent.granted_at}"))
     table = Table(show_header=False)

@@ -1,0 +1,100 @@
+"""``sugarglass feelings``: the stored feelings, the signal made from them, and a CSV export."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from typer.core import TyperGroup
+
+from .common import (
+    OutOpt,
+    StoreOpt,
+    WorkArg,
+    console,
+    friendly,
+    load_work,
+    open_store,
+    out_dir,
+)
+
+
+class _ShowByDefault(TyperGroup):
+    """``sugarglass feelings WORK`` shows; ``sugarglass feelings export WORK`` exports."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(cls=_ShowByDefault, help="The stored feelings and the signal made from them.", no_args_is_help=True)
+
+
+@app.command("show")
+@friendly
+def feelings_show(work_file: WorkArg, store: StoreOpt = None, out: OutOpt = None) -> None:
+    """Summarise the stored feelings and the work's signal, and plot the signal to PNG."""
+    from ..signal import build_signal, plot_signal, summarise
+
+    work = load_work(work_file)
+    with open_store(work, store) as db:
+        counts = db.counts()
+        feelings = db.feelings(work.signal_sources)
+    signal = build_signal(feelings, work.signal)
+    table = Table(title=f"feelings of {work.name}", title_justify="left")
+    for column in ("source", "posts", "not English", "text kept"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for source_id, c in sorted(counts.items()):
+        table.add_row(escape(source_id), str(c["posts"]), str(c["non_english"]), str(c["with_text"]))
+    console.print(table)
+    s = summarise(signal)
+    grouping = f"window {work.signal.window}" if work.signal.posts_per_tick is None else f"{work.signal.posts_per_tick} posts a tick"
+    console.print(
+        f"signal: {s['ticks']} ticks ({grouping}), {s['posts']} posts, {s['empty_ticks']} empty ticks filled by "
+        f"'{work.signal.fill}'\nmean compound {s['mean_compound']:+.3f}; per tick from {s['min_tick_compound']:+.3f} "
+        f"to {s['max_tick_compound']:+.3f} (sd {s['std_tick_compound']:.3f})",
+        highlight=False,
+    )
+    path = plot_signal(signal, out_dir(work, out) / "signal.png", f"{work.title or work.name}: feeling per tick ({grouping})")
+    from ..provenance import build_manifest, label
+    from ..run import analyzer_record
+
+    with open_store(work, store) as db:
+        sources = db.provenance(work.signal_sources)
+    label(path, build_manifest(work=work, sources=sources, analyzer=analyzer_record(work), seed=work.seed, steps=0,
+                               provenance=work.provenance,
+                               sections={"signal": {**work.signal.model_dump(mode="json"), "ticks": s["ticks"], "posts": s["posts"]}}))
+    console.print(f"plot: {escape(str(path))}")
+
+
+@app.command("export")
+@friendly
+def feelings_export(
+    work_file: WorkArg,
+    csv_path: Annotated[Path, typer.Option("--csv", help="Write one row per post here.")],
+    store: StoreOpt = None,
+) -> None:
+    """One CSV row per stored post: source, post id, time, language and every score."""
+    work = load_work(work_file)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = csv_path.with_name(csv_path.name + ".partial")
+    from ..store import spreadsheet_safe
+
+    rows = 0
+    with open_store(work, store) as db, partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(["source", "post_id", "created_at", "language", "non_english", "compound", "compnorm", "pos", "neg", "neu"])
+        for source_id, post_id, created, language, non_english, *scores in db.export_rows(work.signal_sources):
+            when = datetime.fromtimestamp(created, timezone.utc).isoformat().replace("+00:00", "Z") if created is not None else ""
+            writer.writerow(spreadsheet_safe([source_id, post_id, when, language or "", non_english, *scores]))
+            rows += 1
+    partial.replace(csv_path)
+    console.print(f"wrote {rows} rows to {escape(str(csv_path))}")
+
+

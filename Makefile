@@ -18,12 +18,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# --force: the demo's folder (works/out/demo-2019/) is made again each time, never piled up.
 demo: $(VENV)/.installed
-	$(BIN)/sugarglass run works/demo.toml
+	$(BIN)/sugarglass run works/demo.toml --force
 	$(BIN)/sugarglass feelings works/demo.toml
 
 test: $(VENV)/.installed-test
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) out works/*.sqlite*
+	rm -rf $(VENV) works/out works/*.sqlite*

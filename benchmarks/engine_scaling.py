@@ -22,7 +22,7 @@ def one(agents: int, ticks: int) -> dict[str, float]:
     import resource
 
     from sugarglass.society import Metrics, Society, SocietyConfig
-    from sugarglass.society.engine import warm_up
+    from sugarglass.society import warm_up
 
     warm_up()
     tiles = math.ceil(agents / 200)

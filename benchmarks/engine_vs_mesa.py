@@ -38,7 +38,7 @@ def run_mesa(seeds: list[int], ticks: int, trade: bool) -> tuple[int, float, int
 def run_ours(seeds: list[int], ticks: int, trade: bool, map_path: Path) -> tuple[int, float, float]:
     start = time.perf_counter()
     from sugarglass.society import Metrics, Society, SocietyConfig
-    from sugarglass.society.engine import warm_up
+    from sugarglass.society import warm_up
 
     config = SocietyConfig(preset="mesa-g1mt", landscape={"kind": "csv", "path": map_path},
                            options={"trade": trade})

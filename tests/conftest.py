@@ -42,6 +42,6 @@ def compiled_kernels():
     """Compile the society's kernels once, in this process, before any test starts a worker or a
     subprocess: numba's on-disk cache is then only read, never written by several processes at
     once (or by one killed mid-write)."""
-    from sugarglass.society.engine import warm_up
+    from sugarglass.society import warm_up
 
     warm_up()

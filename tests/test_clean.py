@@ -34,8 +34,12 @@ def test_mastodon_html_is_reduced_to_its_words():
     assert clean_text(html) == "we won!! #water details:"
 
 
-def test_duplicate_key_ignores_case_and_spacing_only():
-    assert duplicate_key("We  march at NOON") == duplicate_key("we march at noon")
+def test_duplicate_key_is_the_cleaned_text_exactly():
+    """Spacing is collapsed by cleaning; case and width are kept, as VADER reads them apart."""
+    assert duplicate_key(clean_text("We  march\tat NOON ")) == duplicate_key("We march at NOON")
+    assert duplicate_key("We march at NOON") != duplicate_key("we march at noon")
+    assert duplicate_key("STUPID rain") != duplicate_key("stupid rain")
+    assert duplicate_key("ｇｏｏｄ day") != duplicate_key("good day")
     assert duplicate_key("We march at noon!") != duplicate_key("We march at noon")
 
 

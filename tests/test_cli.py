@@ -54,10 +54,14 @@ def test_ingest_feelings_export_consent_and_withdraw(demo, tmp_path):
     listed = invoke("consent", "list", demo)
     assert listed.exit_code == 0 and "in force" in listed.flat and "CC0-1.0" in listed.flat
 
-    withdrawn = invoke("consent", "withdraw", demo, "campaign-posts", "--reason", "test")
+    withdrawn = invoke("consent", "withdraw", demo, "campaign-posts", "--reason", "test", "--yes")
     assert withdrawn.exit_code == 0 and "336 posts and 336 feelings deleted" in withdrawn.flat
-    refused = invoke("ingest", demo)
+    skipped = invoke("ingest", demo)  # a withdrawn source is left out with a note, not a stop
+    assert skipped.exit_code == 0 and "campaign-posts: withdrawn on" in skipped.flat and "skipped" in skipped.flat
+    refused = invoke("ingest", demo, "--source", "campaign-posts")
     assert refused.exit_code == 2 and "was withdrawn" in refused.flat
+    nothing = invoke("run", demo, "--steps", "2")
+    assert nothing.exit_code == 2 and "every source of demo has been withdrawn" in nothing.flat
     listed = invoke("consent", "list", demo)
     assert "withdrawn" in listed.flat and "336 posts and 336 feelings removed (test)" in listed.flat
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from sugarglass.couplings import CouplingError, CouplingsConfig, compile_expression, schedule, signal_index
+from sugarglass.couplings import (
+    CONDITIONS,
+    CouplingError,
+    CouplingsConfig,
+    compile_expression,
+    inert_couplings,
+    schedule,
+    signal_index,
+)
+from sugarglass.run import ALIASES, tick_parameters
+from sugarglass.society import Society, SocietyConfig
 
 FIELDS = {
     "compound": np.array([0.6, -0.4, 0.0]),
@@ -79,3 +91,78 @@ def test_unknown_parameter_and_non_finite_results_are_refused():
 def test_compiled_expression_is_arrays_in_arrays_out():
     evaluate = compile_expression("-compound ** 2 + abs(neg)")
     assert np.allclose(evaluate(FIELDS), -FIELDS["compound"] ** 2 + FIELDS["neg"])
+
+
+README_COUPLINGS = CouplingsConfig(set={"growback": "0.5 + 1.5 * compnorm",
+                                        "max_age": {"expr": "150 - 75 * neg", "min": 60}})
+
+
+def test_a_lifespan_coupling_without_replacement_is_named_with_its_fix():
+    [sentence] = inert_couplings(README_COUPLINGS, SocietyConfig(preset="book", options={"agents": 400}))
+    assert sentence.startswith("couplings.set.max_age cannot act: society preset 'book' has replacement = false")
+    assert "set [society.options] replacement = true or use preset 'book-replacement'" in sentence
+    assert inert_couplings(README_COUPLINGS, SocietyConfig(preset="book-replacement")) == []
+    [sentence] = inert_couplings(CouplingsConfig(set={"max_age_min": "40"}),
+                                 SocietyConfig(preset="book-replacement", options={"replacement": False}))
+    assert "[society.options] sets replacement = false" in sentence and "book-replacement'" not in sentence
+
+
+def test_the_2019_couplings_need_the_2019_rules():
+    assert inert_couplings(CouplingsConfig(preset="conversions-2019"), SocietyConfig(preset="conversions-2019")) == []
+    compound, negative = inert_couplings(CouplingsConfig(preset="conversions-2019"), SocietyConfig(preset="book"))
+    assert compound.startswith("the compound coupling of couplings preset 'conversions-2019' cannot act")
+    assert 'growback_rule = "constant"' in compound and "couple growback instead" in compound
+    assert 'lifespan_rule = "fixed"' in negative and "couple max_age instead" in negative
+    [growback] = inert_couplings(CouplingsConfig(set={"growback": "1 + compnorm"}), SocietyConfig(preset="conversions-2019"))
+    assert 'growback_rule = "sentiment-2019"' in growback and "couple compound instead" in growback
+
+
+def test_spice_couplings_need_spice():
+    no_spice = SocietyConfig(landscape={"kind": "uniform", "spice_capacity": 0})
+    [spice] = inert_couplings(CouplingsConfig(set={"spice_growback": "2 * compnorm"}), no_spice)
+    assert spice.startswith("couplings.set.spice_growback cannot act: the landscape is uniform with spice_capacity = 0")
+    assert inert_couplings(CouplingsConfig(set={"growback": "2 * compnorm"}), no_spice) == []  # sugar still grows
+    assert inert_couplings(CouplingsConfig(set={"spice_growback": "1"}), SocietyConfig()) == []
+
+
+def test_every_parameter_a_coupling_may_set_is_checked():
+    assert set(CONDITIONS) == set(tick_parameters())
+
+
+# Two values of each parameter far enough apart that any rule reading it runs differently.
+EXTREMES = {"growback": (0.0, 3.0), "sugar_growback": (0.0, 3.0), "spice_growback": (0.0, 3.0),
+            "max_age": (12, 150), "max_age_max": (12, 150), "max_age_min": (5, 90),
+            "compound": (-0.5, 0.9), "negative": (0.0, 1.0)}
+WORLDS = {
+    "book": SocietyConfig(preset="book", options={"agents": 80}),
+    "book-replacement": SocietyConfig(preset="book-replacement", options={"agents": 80}),
+    "mesa-g1mt": SocietyConfig(preset="mesa-g1mt", options={"agents": 80}),
+    "conversions-2019": SocietyConfig(preset="conversions-2019"),
+    "2019 without replacement": SocietyConfig(preset="conversions-2019", options={"replacement": False}),
+    "no spice": SocietyConfig(preset="book-replacement", options={"agents": 80},
+                              landscape={"kind": "uniform", "spice_capacity": 0, "sugar_capacity": 3}),
+    "no sugar": SocietyConfig(preset="book-replacement", options={"agents": 80},
+                              landscape={"kind": "uniform", "sugar_capacity": 0, "spice_capacity": 3}),
+}
+
+
+def run_with(config: SocietyConfig, name: str, value: float) -> Society:
+    society = Society.from_config(config, seed=5)
+    fields = {target: value for target in ALIASES.get(name, (name,))}
+    params = replace(society.default_params(), **{k: int(v) if k.startswith("max_age") else float(v)
+                                                  for k, v in fields.items()})
+    for _ in range(120):
+        society.step(params)
+    return society
+
+
+@pytest.mark.parametrize("world", sorted(WORLDS))
+def test_a_coupling_is_called_inert_exactly_when_the_run_ignores_it(world):
+    """The sentences are checked against the engine itself: a parameter the warning calls inert
+    leaves the run bit for bit the same at both extremes; any other changes it."""
+    config = WORLDS[world]
+    for name, (low, high) in EXTREMES.items():
+        inert = bool(inert_couplings(CouplingsConfig(set={name: str(low)}), config))
+        a, b = run_with(config, name, low), run_with(config, name, high)
+        same = all(np.array_equal(getattr(a, k), getattr(b, k)) for k in ("sugar", "alive", "cell", "rng", "cell_sugar"))
+        assert same == inert, f"{world}: {name} is {'called inert but changes the run' if inert else 'ignored by the run but not called inert'}"

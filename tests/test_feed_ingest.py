@@ -59,6 +59,22 @@ def test_a_feed_refused_whole_by_its_header_stores_nothing(make_work, server):
         assert result.added == 0 and store.db.execute("SELECT count(*) FROM posts").fetchone()[0] == 0
 
 
+def test_a_withdrawn_feed_is_not_fetched_again_and_the_work_goes_on(make_work, server, tmp_path):
+    (tmp_path / "a.csv").write_text("text\nhope on the river\n", encoding="utf-8")
+    server.routes["/feed.xml"] = Route(rss(("a", "/a", "First news")), headers=RSS_TYPE)
+    server.routes["/a"] = page()
+    work = load_work(make_work(source("base", "csv", "a.csv"), feed(server)))
+    with Store(work.store_path) as store:
+        ingest_work(work, store)
+        withdraw_source(store, "news", "the publisher asked")
+        hits = server.hits["/feed.xml"]
+        (tmp_path / "a.csv").write_text("text\nhope on the river\nand a new post\n", encoding="utf-8")
+        base, news = ingest_work(work, store)
+        assert (base.source, base.added) == ("base", 1)
+        assert (news.source, news.read, news.skipped) == ("news", 0, f"withdrawn on {store.withdrawn_at('news')[:10]}")
+        assert news.path == server.url("/feed.xml") and server.hits["/feed.xml"] == hits
+
+
 def test_a_live_run_polls_its_feed_and_new_items_enter_the_signal(make_work, server, tmp_path):
     (tmp_path / "a.csv").write_text("text,created_at\nold hope,2023-02-01T00:00:00Z\nold anger,2023-02-02T00:00:00Z\n", encoding="utf-8")
     server.routes["/feed.xml"] = Route(rss(("a", "/a", "First news")), headers=RSS_TYPE)

@@ -223,3 +223,34 @@ def test_a_fresh_start_over_an_earlier_run_keeps_its_levels_and_takes_in_its_vis
     assert lines(earlier) == 3 and lines(out / "levels.jsonl") == 4
     with Store(work.store_path) as store:
         assert again.taken_upto == store.last_ingest(), "the visitor's words entered the fresh run too"
+
+
+def test_the_levels_a_live_run_appends_to_carry_a_manifest_that_stays_true_as_they_grow(live_work, tmp_path):
+    from sugarglass.audit import audit
+    from sugarglass.provenance import read_label
+    from sugarglass.provenance.verify import verify
+
+    work = load_work(live_work)
+    out = tmp_path / "out"
+    Installation(work, work.live, LiveHub(), out, max_ticks=12).run(threading.Event())
+    levels = out / "levels.jsonl"
+    record = read_label(levels).record
+    assert record["content"]["bytes"] == levels.stat().st_size and record["manifest"]["steps"] == 12
+    assert record["manifest"]["sources"][0]["id"] == "campaign-posts"
+    assert verify(levels, work.store_path).ok
+    with levels.open("ab") as handle:  # the run goes on: what the sidecar vouched for is unchanged
+        handle.write(b'{"tick":12,"levels":[]}\n')
+    assert verify(levels, work.store_path).ok
+    tampered = bytearray(levels.read_bytes())
+    tampered[10] ^= 1
+    levels.write_bytes(bytes(tampered))
+    assert not verify(levels, work.store_path).ok
+    levels.write_bytes(bytes(tampered[:10]) + bytes([tampered[10] ^ 1]) + bytes(tampered[11:]))
+
+    Installation(work, work.live, LiveHub(), out, max_ticks=25).run(threading.Event())  # resumed: cut back, hashed again
+    record = read_label(levels).record
+    assert record["content"]["bytes"] == levels.stat().st_size and record["manifest"]["steps"] == 25
+    assert verify(levels, work.store_path).ok
+    with Store(work.store_path) as store:
+        labelled = audit(work, store)[3]
+    assert labelled.ok, labelled.findings

@@ -82,7 +82,33 @@ def test_outputs_name_no_local_folder(made):
     for name in json.loads((out / "manifest.json").read_text())["files"]:
         assert str(made).encode() not in (out / name).read_bytes(), name
     work = json.loads((out / "manifest.json").read_text())["work"]
-    assert (work["path"], work["store"]) == ("demo.toml", "demo.sqlite")  # outside the folder it ran in: names only
+    assert (work["file"], work["store"]) == ("demo.toml", "demo.sqlite")  # relative to the work's folder
+    assert "path" not in work
+
+
+def test_consent_evidence_is_published_only_when_the_artist_says_so(made, tmp_path):
+    # evidence is often a private address or a contract's name: kept in the store, not shared
+    evidence = "CONSENT.md: written for Sugarglass"
+    out = made / "out"
+    assert evidence in (made / "demo.toml").read_text(encoding="utf-8")
+    for name in json.loads((out / "manifest.json").read_text())["files"]:
+        assert evidence.encode() not in (out / name).read_bytes(), name
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sources"] and all("evidence" not in s["consent"] for s in manifest["sources"])
+    assert all(len(s["consent"]["record_sha256"]) == 64 for s in manifest["sources"])
+    assert verify(out / "manifest.json", made / "demo.sqlite").ok  # the hash still ties it to the record
+
+    shutil.copytree(made / "demo", tmp_path / "demo")
+    document = tomllib.loads((made / "demo.toml").read_text(encoding="utf-8"))
+    document["provenance"]["include_evidence"] = True
+    (tmp_path / "demo.toml").write_text(tomli_w.dumps(document), encoding="utf-8")
+    work = load_work(tmp_path / "demo.toml")
+    with Store(work.store_path) as store:
+        run_work(work, store, out_dir=tmp_path / "out", steps=2)
+    shared = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert all(evidence in s["consent"]["evidence"] for s in shared["sources"])
+    embedded = read_label(tmp_path / "out" / "painting.png").record["manifest"]
+    assert all(evidence in s["consent"]["evidence"] for s in embedded["sources"])
 
 
 def test_png_carries_xmp_with_source_type_and_data_mining(made):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 
 from sugarglass.readout import Readout, ReadoutConfig, agent_density, block_means, scale_levels
-from sugarglass.society import Landscape, Society, resolve_rules
+from sugarglass.society import Landscape, Society, SocietyConfig, resolve_rules
 
 
 def world(agents: int = 60, seed: int = 1) -> Society:
@@ -63,3 +66,50 @@ def test_resource_and_density_readouts_and_smoothing():
     raw = Readout(ReadoutConfig(kind="resource-blocks", threshold=0))(w).astype(float)
     second = smooth(w).astype(float)
     assert np.all(np.abs(second - np.floor((first + raw) / 2)) <= 1)
+
+
+# Rules under which agents die often, so elements are handed on many times in a short run.
+DYING = {
+    "book": ({"agents": 120}, {"sugar_growback": 0.2, "spice_growback": 0.2}),
+    "mesa-g1mt": ({"agents": 120}, {"sugar_growback": 0.2, "spice_growback": 0.2}),
+    "book-replacement": ({"agents": 120, "max_age": [5, 15]}, {"max_age_min": 5, "max_age_max": 15}),
+    "conversions-2019": ({}, {"compound": 0.3, "negative": 0.6, "max_age_min": 40, "max_age_max": 149}),
+}
+
+
+@pytest.mark.parametrize("preset", sorted(DYING))
+def test_an_element_whose_agent_dies_is_handed_on_under_every_preset(preset):
+    options, knobs = DYING[preset]
+    society = Society.from_config(SocietyConfig(preset=preset, options=options), seed=3)
+    params = replace(society.default_params(), **knobs)
+    readout = Readout(ReadoutConfig())
+    readout(society)
+    handed = born = 0
+    for _ in range(250):
+        before = readout.tracked.copy()
+        born += society.step(params).born
+        living = set(society.ids[society.alive].tolist())
+        levels = readout(society)
+        after = readout.tracked
+        assert len(set(after.tolist())) == len(after), "two elements never share an agent"
+        changed = np.flatnonzero(after != before)
+        assert all(int(before[k]) not in living for k in changed), "only the dead hand their element on"
+        free = sorted(living - set(before.tolist()))
+        assert sorted(after[changed].tolist()) == free[: len(changed)], "to the lowest living ids not yet shown"
+        driven = [int(agent) in living for agent in after]
+        assert sum(driven) == min(len(living), len(after)), "while there are agents, every element has one"
+        assert all(levels[k] == 0 for k, alive in enumerate(driven) if not alive)
+        handed += len(changed)
+    if preset == "conversions-2019":
+        assert born > 48, "agents died and were born again under their ids"
+        assert handed == 0 and list(readout.tracked) == list(range(48)), "2019: agents 0..47 for good"
+    else:
+        assert handed >= 10, f"the run should hand elements on ({handed} times)"
+
+
+def test_when_everyone_has_died_every_element_is_dark():
+    society = world(agents=100)
+    readout = Readout(ReadoutConfig(threshold=0))
+    assert readout(society).max() == 3000
+    society.alive[:] = False
+    assert not readout(society).any()

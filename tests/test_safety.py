@@ -203,9 +203,9 @@ def test_limiter_state_survives_a_checkpoint():
 
 
 @pytest.mark.parametrize(("table", "message"), [
-    ({"max_power_w": -5}, "safety.max_power_w: Input should be greater than 0"),
-    ({"max_plate_c": 120}, "safety.max_plate_c: Input should be less than or equal to 80"),
-    ({"min_rest_seconds": "long"}, "safety.min_rest_seconds: Input should be a valid number"),
+    ({"max_power_w": -5}, "safety.max_power_w: max_power_w = -5 is too small: it must be more than 0"),
+    ({"max_plate_c": 120}, "safety.max_plate_c: max_plate_c = 120 is too large: it must be at most 80"),
+    ({"min_rest_seconds": "long"}, "safety.min_rest_seconds: min_rest_seconds = 'long' is not a number"),
     ({"max_watts": 10}, "safety.max_watts: is not a known key"),
 ])
 def test_a_bad_safety_value_is_a_work_file_error_naming_the_key(table, message):

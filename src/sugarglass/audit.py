@@ -126,13 +126,42 @@ def _in_force(name: str, record, today: date, what: str) -> tuple[bool, str]:
                   f"on {record.granted_at}")
 
 
+# What a folder holds beside its outputs: records about the outputs, and a live run's own state.
+NOT_OUTPUTS = {"manifest.json", "withdrawn-data.json", "secret.key", "limits.sqlite", "limits.sqlite-wal", "limits.sqlite-shm"}
+
+
 def _labels(work, store: Store, kind: str = "run") -> Criterion:
+    """Every file in every output folder of the work, not only those its manifest lists: a file
+    the manifest does not name and that carries no manifest of its own is unlabelled."""
     criterion = Criterion("Outputs are labelled")
+    kinds = ("run", "live") if kind == "run" else (kind,)
     folders = [Path(f) for (f,) in store.db.execute(
-        "SELECT DISTINCT folder FROM outputs WHERE work = ? AND kind = ? ORDER BY id", (work.name, kind))]
+        f"SELECT DISTINCT folder FROM outputs WHERE work = ? AND kind IN ({', '.join('?' * len(kinds))}) ORDER BY id",
+        (work.name, *kinds))]
+    folders = [folder for folder in folders if folder.is_dir()]
     if not folders:
         criterion.note(True, "no outputs yet: every run writes manifest.json and labels each file it writes")
         return criterion
+    for folder in folders:
+        manifest = folder / "manifest.json"
+        listed = set(json.loads(manifest.read_text(encoding="utf-8")).get("files", {})) if manifest.is_file() else set()
+        files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                       if p.is_file() and "checkpoints" not in p.relative_to(folder).parts)
+        outputs = [name for name in files if name not in NOT_OUTPUTS and not name.endswith(".manifest.json")]
+        unlabelled = [name for name in outputs if name not in listed and not _carries_manifest(folder / name)]
+        if unlabelled:
+            criterion.note(False, f"{folder}: {len(unlabelled)} of {len(outputs)} file(s) without a manifest: "
+                                  f"{', '.join(unlabelled[:10])}" + (" …" if len(unlabelled) > 10 else ""))
+        else:
+            criterion.note(True, f"{folder}: all {len(outputs)} files carry their manifest")
+    return criterion
+
+
+def _carries_manifest(path: Path) -> bool:
+    try:
+        return read_label(path).record is not None
+    except Exception:  # noqa: BLE001 - a damaged file is an unlabelled one here
+        return False
     for folder in folders:
         manifest = folder / "manifest.json"
         if not manifest.is_file():

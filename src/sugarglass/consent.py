@@ -41,6 +41,8 @@ class Consent(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        if value.strip().upper().startswith("FILL IN"):  # the stub `sugarglass init` writes for the artist's own source
+            raise ValueError(f"is still the placeholder {value.strip()!r}: write the real record before this source may be read")
         return value.strip()
 
     @property

@@ -3,7 +3,8 @@
 The artist writes small expressions over the signal's fields (``growback = "1 + 3 * compnorm"``).
 They are parsed, checked against the names the signal has and the functions allowed here, and
 evaluated over whole arrays of ticks at once by walking the syntax tree: no user text is ever
-handed to Python's ``eval``.
+handed to Python's ``eval``. ``inert_couplings`` names the couplings that the chosen society
+rules would never read, so a work that cannot do what its file says is told so before it runs.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from .society.config import SocietyConfig
 
 Array = np.ndarray
 Evaluator = Callable[[Mapping[str, Array]], Array]
@@ -212,3 +216,100 @@ def schedule(config: CouplingsConfig, fields: Mapping[str, Array], steps: int, p
     env["tick"] = np.arange(len(index), dtype=np.float64)
     apply = compile_couplings(config, parameters, tuple(env))
     return Schedule(steps=len(index), values=apply(env), signal_index=index)
+
+
+# -- couplings the rules never read -------------------------------------------------------------
+
+LIFESPANS = ("max_age", "max_age_min", "max_age_max")
+GROWBACK = ("growback", "sugar_growback", "spice_growback")
+
+
+def inert_couplings(config: CouplingsConfig, society: SocietyConfig) -> list[str]:
+    """One plain sentence for each coupling the society's rules would never act on, naming the
+    coupling, the rule that idles it and the fix; empty when every coupling can act.
+
+    A coupling that cannot act is not an error (the run is still a valid run) but it is almost
+    never what the artist meant: a lifespan coupling without replacement shapes no life, and the
+    painting of a society that only dies goes dark. Names the society has no parameter for are
+    left to ``compile_couplings``, which refuses them.
+    """
+    chosen = config.couplings()
+    sentences = []
+    for name in chosen:
+        check = CONDITIONS.get(name)
+        reason = check(society) if check else None
+        if reason:
+            where = f"couplings.set.{name}" if name in config.set else f"the {name} coupling of couplings preset {config.preset!r}"
+            sentences.append(f"{where} cannot act: {reason}")
+    return sentences
+
+
+def _rule(society: SocietyConfig, option: str) -> str:
+    """Where an option's value comes from, as the artist would look for it."""
+    value = getattr(society.rules, option)
+    shown = str(value).lower() if isinstance(value, bool) else f'"{value}"'
+    if option in society.options:
+        return f"[society.options] sets {option} = {shown}"
+    return f"society preset {society.preset!r} has {option} = {shown}"
+
+
+def _replacement_fix(society: SocietyConfig) -> str:
+    also = " or use preset 'book-replacement'" if society.preset in ("book", "mesa-g1mt") else ""
+    return f"set [society.options] replacement = true{also}"
+
+
+def _lifespan(society: SocietyConfig) -> str | None:
+    if society.rules.replacement:
+        return None
+    return (f"{_rule(society, 'replacement')}, so nobody is born or dies of age and the lifespans it "
+            f"sets never start; {_replacement_fix(society)}")
+
+
+def _negative(society: SocietyConfig) -> str | None:
+    if society.rules.lifespan_rule != "sentiment-2019":
+        return (f"{_rule(society, 'lifespan_rule')} and only the 2019 lifespan rule reads it; couple max_age "
+                'instead, or set [society.options] lifespan_rule = "sentiment-2019"')
+    if not society.rules.replacement:
+        return (f"{_rule(society, 'replacement')}, so nobody is born and the shorter lives it sets never "
+                f"start; {_replacement_fix(society)}")
+    return None
+
+
+def _compound(society: SocietyConfig) -> str | None:
+    if society.rules.growback_rule == "sentiment-2019":
+        return None
+    return (f"{_rule(society, 'growback_rule')} and only the 2019 regrowth reads it; couple growback instead, "
+            'or set [society.options] growback_rule = "sentiment-2019"')
+
+
+def _growback(resources: tuple[str, ...]):
+    """The check for a growback coupling of these resources ("sugar", "spice" or both)."""
+
+    def check(society: SocietyConfig) -> str | None:
+        if society.rules.growback_rule != "constant":
+            return (f"{_rule(society, 'growback_rule')}, under which regrowth follows the feeling's compound, "
+                    "not a rate; couple compound instead (as couplings preset 'conversions-2019' does), or set "
+                    '[society.options] growback_rule = "constant"')
+        land = society.landscape
+        if land.resolved_kind(society.preset) != "uniform":
+            return None  # the classic map has both; a map file is not read before the run
+        empty = [r for r in resources if getattr(land, f"{r}_capacity") == 0]
+        if len(empty) < len(resources):
+            return None
+        fields = " and ".join(f"{r}_capacity = 0" for r in empty)
+        return (f"the landscape is uniform with {fields}, so there is nothing to grow back; give "
+                f"[society.landscape] a {' and '.join(empty)} capacity above 0, or drop the coupling")
+
+    return check
+
+
+# Every per-tick parameter a coupling may set (the engine's and run.ALIASES), with the check of
+# whether the rules read it; tests/test_couplings.py keeps this in step with the engine.
+CONDITIONS = {
+    **dict.fromkeys(LIFESPANS, _lifespan),
+    "negative": _negative,
+    "compound": _compound,
+    "growback": _growback(("sugar", "spice")),
+    "sugar_growback": _growback(("sugar",)),
+    "spice_growback": _growback(("spice",)),
+}

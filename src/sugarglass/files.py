@@ -27,11 +27,11 @@ def _shared_mode() -> int:
 SHARED = _shared_mode()
 
 
-def shared_path(path: Path) -> str:
-    """A path as an output may show it: relative to the folder the command runs in, or only its
+def shared_path(path: Path, base: Path) -> str:
+    """A path as an output may show it: relative to ``base`` (the work's folder), or only its
     name when it lies elsewhere; an absolute path names the machine's folders, often the user."""
-    path, here = Path(path).resolve(), Path.cwd().resolve()
-    return path.relative_to(here).as_posix() if path.is_relative_to(here) else path.name
+    path, base = Path(path).resolve(), Path(base).resolve()
+    return path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
 
 
 def write_atomic(path: Path, data: bytes) -> Path:

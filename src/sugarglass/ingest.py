@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from .affect import Analyzer, LanguageGuesser, clean, make_analyzer
+from .affect.cleaning import LEGACY_KEY, Cleaned, folded_key
 from .errors import ReadError, SugarglassError
 from .records import Post, ScoredPost
 from .sources import ReadReport, read_source
@@ -29,7 +30,8 @@ BATCH = 2000
 
 @dataclass
 class IngestResult:
-    """What one source's ingest did; ``unchanged`` means the file was not read again."""
+    """What one source's ingest did; ``unchanged`` means the file was not read again, and
+    ``skipped`` (e.g. "withdrawn on 2026-11-02") that the source was not read at all."""
 
     source: str
     path: Path | str
@@ -40,10 +42,18 @@ class IngestResult:
     ingest_id: int | None = None
     report: ReadReport | None = None
     left_out: dict[str, int] = field(default_factory=dict)
+    skipped: str | None = None
 
     @property
     def bad(self) -> int:
         return self.report.bad if self.report else 0
+
+    @property
+    def note(self) -> str | None:
+        """The line to show for a source that was skipped, None for one that was read."""
+        if self.skipped is None:
+            return None
+        return f"{self.source}: {self.skipped} — skipped; remove it from the work file to silence this"
 
 
 def file_sha256(path: Path) -> str:
@@ -67,6 +77,25 @@ def check_consents(work: Work, store: Store, today: date | None = None, sources:
         source.consent.check_in_force(source.id, today)
 
 
+def sources_to_read(work: Work, store: Store, names: list[str] | None = None) -> tuple[list[Source], dict[str, IngestResult]]:
+    """The sources an ingest reads, and a note for each it leaves out. Of the whole work, a
+    withdrawn source is left out with a note: the store has already deleted its data and refuses
+    it for good, so nothing is gained by stopping every other source until the work file is
+    edited. A source named on purpose (``--source``) is never left out quietly; a withdrawn one
+    is then refused by ``check_consents``."""
+    if names is not None:
+        return [work.source(name) for name in names], {}
+    chosen: list[Source] = []
+    skipped: dict[str, IngestResult] = {}
+    for source in work.sources:
+        when = store.withdrawn_at(source.id)
+        if when:
+            skipped[source.id] = IngestResult(source.id, source.location, "", skipped=f"withdrawn on {when[:10]}")
+        else:
+            chosen.append(source)
+    return chosen, skipped
+
+
 def ingest_work(
     work: Work,
     store: Store,
@@ -75,12 +104,22 @@ def ingest_work(
     sources: list[str] | None = None,
     on_post: Callable[[str], None] | None = None,
 ) -> list[IngestResult]:
-    """Ingest every source of the work (or those named), after checking all their consents."""
-    chosen = work.sources if sources is None else [work.source(name) for name in sources]
+    """Ingest every source of the work (or those named), after checking all their consents, in
+    the work's order. A withdrawn source of the whole work gives a result with ``skipped`` set
+    and is never read; named, it is refused. A consent not yet or no longer in force refuses
+    the whole ingest: the source's stored feelings would still reach the signal if it were
+    merely not read, and its dates are the artist's promise to its authors."""
+    chosen, skipped = sources_to_read(work, store, sources)
     check_consents(work, store, sources=chosen)
     analyzer = analyzer or make_analyzer(work.analyzer.name)
     guesser = LanguageGuesser()
-    return [result for source in chosen for result in ingest_source(work, source, store, analyzer, guesser, on_post)]
+    results: list[IngestResult] = []
+    for source in work.sources if sources is None else chosen:
+        if source.id in skipped:
+            results.append(skipped[source.id])
+        else:
+            results += ingest_source(work, source, store, analyzer, guesser, on_post)
+    return results
 
 
 def ingest_source(
@@ -162,25 +201,26 @@ def store_posts(
             return result
         result.report = report
         known_ids, known_keys = store.known_posts(source.id)
+        legacy = any(key.startswith(LEGACY_KEY) for key in known_keys)
         ingest_id = store.begin_ingest(source.id, content_sha256, analyzer.name, analyzer.version, analyzer.licence)
         result.ingest_id = ingest_id
         batch: list[NewPost] = []
-        lines_of_ids: dict[str, int] = {}
+        lines_of_ids: dict[str, int | str] = {}  # the ids this file has stored, and where (a line, or member:line)
         for item in items:
             result.read += 1
             if on_post is not None:
                 on_post(source.id)
             if item.id in known_ids:
                 if item.id in lines_of_ids:
-                    report.bad_record(item.line, f"id {item.id!r} repeats the post on line {lines_of_ids[item.id]}")
+                    repeated(source, item.id, item.line, lines_of_ids[item.id], report)
                 else:
                     report.leave_out("already stored")
                 continue
-            new = prepare_post(item, keep_text, guesser, analyzer, known_keys, report, skip_foreign)
+            new = prepare_post(item, keep_text, guesser, analyzer, known_keys, report, skip_foreign, legacy)
             if new is None:
                 continue
             known_ids.add(item.id)
-            lines_of_ids[item.id] = item.line
+            lines_of_ids[item.id] = item.line if report.member is None else report.place(item.line)
             batch.append(new)
             if len(batch) >= BATCH:
                 store.add_posts(source.id, ingest_id, batch)
@@ -194,6 +234,23 @@ def store_posts(
     return result
 
 
+def repeated(source: Source, post_id: str, line: int | None, first: int | str, report: ReadReport) -> None:
+    """A post whose id a post stored earlier from the same file had (at ``first``: its line, or
+    its archive member and line): the same post exported twice, or an edit of it. Skipped and
+    counted, the first kept, unless the source says ``on_repeated_id = "fail"``. (A source kind
+    without the setting, a feed or Parquet, skips.)"""
+    if getattr(source, "on_repeated_id", "skip") == "fail":
+        where = f"line {first}" if isinstance(first, int) else first
+        raise report.error(f"id {post_id!r} repeats the post on {where} (on_repeated_id = \"fail\")", line)
+    report.repeated_id(line)
+
+
+def is_duplicate(cleaned: Cleaned, known_keys: set[str], legacy: bool) -> bool:
+    """Whether the source has this text already: the same cleaned text exactly, or, in a store
+    keyed before keys stopped folding case (``legacy``), the same text folded as it was then."""
+    return cleaned.key in known_keys or (legacy and folded_key(cleaned.text) in known_keys)
+
+
 def prepare_post(
     item: Post | ScoredPost,
     keep_text: bool,
@@ -202,6 +259,7 @@ def prepare_post(
     known_keys: set[str],
     report: ReadReport,
     skip_foreign: bool,
+    legacy: bool = False,
 ) -> NewPost | None:
     """Clean, deduplicate and score one post; None when it is left out (and counted)."""
     created = item.created_at.timestamp() if item.created_at else None
@@ -212,7 +270,7 @@ def prepare_post(
     if not cleaned.text:
         report.leave_out("empty after cleaning")
         return None
-    if cleaned.key in known_keys:
+    if is_duplicate(cleaned, known_keys, legacy):
         report.leave_out("duplicate text")
         return None
     if skip_foreign and not cleaned.is_english:

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .affect.cleaning import LEGACY_KEY, duplicate_key
 from .consent import Consent
 from .errors import ConsentError, StoreBusy, StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: duplicate keys hash the cleaned text exactly; 1 folded it for case (see ``_exact_keys``)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -212,17 +214,33 @@ class Store:
             raise StoreError(f"{self.path}: not a usable Sugarglass store ({exc})") from None
 
     def _migrate(self) -> None:
-        """Create what is missing; a store that is current is only read, so opening one never
-        waits for another writer (the live run's ingest, a visitor's message)."""
+        """Create what is missing and bring a schema-1 store's duplicate keys to schema 2; a store
+        that is current is only read, so opening one never waits for another writer (the live
+        run's ingest, a visitor's message)."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() if self._has_meta() else None
-        if row is not None and int(row[0]) != SCHEMA_VERSION:
+        if row is not None and int(row[0]) not in (1, SCHEMA_VERSION):
             raise StoreError(f"{self.path}: store schema {row[0]}, this Sugarglass reads {SCHEMA_VERSION}")
-        if row is not None and self._has_every_index():
+        if row is not None and int(row[0]) == SCHEMA_VERSION and self._has_every_index():
             return
         self.db.executescript(SCHEMA)
         with self.transaction():
-            if self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() is None:
+            found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if found is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(found[0]) == 1:  # read again inside the transaction: another process may have moved it on
+                self._exact_keys()
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+
+    def _exact_keys(self) -> None:
+        """Schema 1 to 2: a post's duplicate key was the hash of its text folded for case; now it
+        is the hash of the text exactly. A post whose text is kept is keyed again from it; one
+        whose text was never stored keeps its old key, marked ``folded:``, and ingest compares new
+        posts with such keys the old way, so an old store never takes in a post twice. Every key
+        is marked first, so that no new key meets an old one under the unique index."""
+        self.db.execute("UPDATE posts SET text_key = ? || text_key WHERE text_key IS NOT NULL", (LEGACY_KEY,))
+        rows = self.db.execute("SELECT id, text FROM posts WHERE text_key IS NOT NULL AND text IS NOT NULL").fetchall()
+        self.db.executemany("UPDATE OR IGNORE posts SET text_key = ? WHERE id = ?",
+                            [(duplicate_key(text), post) for post, text in rows])
 
     def _has_meta(self) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is not None
@@ -265,6 +283,11 @@ class Store:
     def withdrawn_at(self, source_id: str) -> str | None:
         row = self.db.execute("SELECT withdrawn_at FROM sources WHERE id = ?", (source_id,)).fetchone()
         return row[0] if row else None
+
+    def not_withdrawn(self, source_ids: Iterable[str]) -> list[str]:
+        """The sources of ``source_ids`` that may still be used, in their order: a run made
+        after a withdrawal neither reads nor names the withdrawn one."""
+        return [source_id for source_id in source_ids if not self.withdrawn_at(source_id)]
 
     def check_not_withdrawn(self, source_id: str) -> None:
         when = self.withdrawn_at(source_id)
@@ -471,7 +494,8 @@ class Store:
         ).fetchone() is not None
 
     def known_posts(self, source_id: str) -> tuple[set[str], set[str]]:
-        """The post ids and duplicate keys a source already has, to make re-ingest add nothing."""
+        """The post ids and duplicate keys a source already has, to make re-ingest add nothing
+        (keys marked ``folded:`` are a schema-1 store's, see ``_exact_keys``)."""
         ids: set[str] = set()
         keys: set[str] = set()
         for post_id, key in self.db.execute("SELECT post_id, text_key FROM posts WHERE source_id = ?", (source_id,)):

@@ -11,7 +11,7 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -21,6 +21,7 @@ from .canvas.config import CanvasConfig
 from .consent import Consent
 from .couplings import CouplingsConfig
 from .errors import WorkFileError
+from .problems import SLUG, plain_problems, toml_problem
 from .live.settings import LiveSettings
 from .outputs.config import OutputConfig, SacnOutput, SafetyConfig
 from .provenance.manifest import ProvenanceConfig
@@ -28,7 +29,6 @@ from .readout import ReadoutConfig
 from .scale.config import ParquetSource, ScaleConfig
 from .society.config import SocietyConfig
 
-SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 OnError = Literal["fail", "skip"]
 
 
@@ -37,10 +37,17 @@ class _Strict(BaseModel):
 
 
 class _FileSource(_Strict):
+    """What every source read from files has. ``on_error``: a bad record stops the ingest
+    (``fail``) or is skipped and counted (``skip``). ``on_repeated_id``: a post whose id an
+    earlier post of the same file already had is the same post exported twice, so by default it
+    is skipped and counted, the first kept (``skip``); ``fail`` makes it an error naming both
+    lines, for an archive that must not hold any."""
+
     id: str = Field(pattern=SLUG, description="the source's name in the store and in manifests")
     path: Path
     consent: Consent
     on_error: OnError = "fail"
+    on_repeated_id: OnError = "skip"
     encoding: str = "utf-8"
     description: str = ""
 
@@ -80,13 +87,15 @@ class JsonLinesSource(_FileSource):
 
 
 class TwitterArchiveSource(_FileSource):
-    """``tweets.js`` from an X/Twitter data export."""
+    """An X/Twitter data export: the archive's ``.zip`` as downloaded (its ``data/tweets.js``
+    and ``tweets-part1.js``..., or ``tweet.js`` in archives before late 2022), or one such file."""
 
     kind: Literal["twitter-archive"]
 
 
 class MastodonOutboxSource(_FileSource):
-    """``outbox.json`` from a Mastodon export; only public posts are read."""
+    """A Mastodon export: the archive as downloaded (``.zip`` since Mastodon 4.1, ``.tar.gz``
+    before) or its ``outbox.json``; only public posts are read."""
 
     kind: Literal["mastodon-outbox"]
 
@@ -285,15 +294,17 @@ class Work(WorkFile):
 def read_work_file(path: Path) -> dict:
     """The TOML of a work file, or an error naming the file and what is wrong with it."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise WorkFileError(path, ["no such file"]) from None
     except IsADirectoryError:
         raise WorkFileError(path, ["is a folder, not a work file"]) from None
     except UnicodeDecodeError as exc:
         raise WorkFileError(path, [f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise WorkFileError(path, [f"not valid TOML: {exc}"]) from None
+        raise WorkFileError(path, [toml_problem(str(exc), text)]) from None
 
 
 W = TypeVar("W", bound=WorkFile)
@@ -304,7 +315,7 @@ def validate_work(model: type[W], raw: dict, path: Path) -> W:
     try:
         work = model.model_validate(raw)
     except ValidationError as exc:
-        raise WorkFileError(path, [describe(error, raw) for error in exc.errors()]) from None
+        raise WorkFileError(path, plain_problems(exc.errors(), raw, model)) from None
     work._path = path.resolve()
     return work
 
@@ -312,40 +323,3 @@ def validate_work(model: type[W], raw: dict, path: Path) -> W:
 def load_work(path: Path | str) -> Work:
     path = Path(path)
     return validate_work(Work, read_work_file(path), path)
-
-
-def describe(error: Any, raw: dict) -> str:
-    """One pydantic error as '<key>: <what is wrong>'. Items of a list are named by their id,
-    or by position and kind (``sources[river]``, ``garden.passes[0:jpeg]``)."""
-    key = _key_name(error["loc"], raw)
-    kind = error["type"]
-    if kind == "missing":
-        what = "is missing" + (" (nothing enters without a consent record)" if key.endswith(".consent") else "")
-    elif kind == "extra_forbidden":
-        what = "is not a known key"
-    elif kind == "union_tag_invalid":
-        what = f"kind must be one of {error['ctx']['expected_tags']}, not {error['ctx']['tag']!r}"
-    elif kind == "union_tag_not_found":
-        what = f"needs a 'kind' (one of {error['ctx']['discriminator']}'s values)"
-    else:
-        what = error["msg"].removeprefix("Value error, ")
-    return f"{key}: {what}" if key else what
-
-
-def _key_name(loc: tuple, raw: dict) -> str:
-    parts: list[str] = []
-    node: Any = raw
-    for position, item in enumerate(loc):
-        if isinstance(item, int):
-            label = str(item)
-            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
-                entry = node[item]
-                label = str(entry["id"]) if "id" in entry else f"{item}:{entry['kind']}" if "kind" in entry else label
-            parts[-1:] = [f"{parts[-1]}[{label}]"] if parts else [f"[{label}]"]
-            node = node[item] if isinstance(node, list) and item < len(node) else None
-        elif isinstance(node, dict) and item not in node and position < len(loc) - 1:
-            continue  # a discriminated union's branch name, not a key the artist wrote
-        else:
-            parts.append(str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return ".".join(parts)

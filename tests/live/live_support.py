@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from sugarglass.consent import Consent
 from sugarglass.live.hub import Frame, LiveHub
 from sugarglass.live.server import make_app, make_server
 from sugarglass.live.settings import LiveSettings
+from sugarglass.readout import Readout, ReadoutConfig
+from sugarglass.society import Society, SocietyConfig, measure
 from sugarglass.store import NewPost, Store, receipt_digest
 
 CHROMIUM_FLAGS = [
@@ -87,9 +90,11 @@ def form_client(live: Live, path: str = "/visit") -> tuple[httpx.Client, str]:
 
 
 @contextmanager
-def running_server(hub: LiveHub, settings: LiveSettings, store_path: Path | None, **options) -> Iterator[Live]:
-    """make_app + uvicorn on a free loopback port, served from a thread until the block ends."""
-    server = make_server(make_app(hub, settings, store_path, **options), "127.0.0.1", 0, log_level="warning")
+def running_server(hub: LiveHub, settings: LiveSettings, store_path: Path | None, port: int = 0,
+                   **options) -> Iterator[Live]:
+    """make_app + uvicorn on a loopback port (a free one unless given), served from a thread
+    until the block ends."""
+    server = make_server(make_app(hub, settings, store_path, **options), "127.0.0.1", port, log_level="warning")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -103,6 +108,13 @@ def running_server(hub: LiveHub, settings: LiveSettings, store_path: Path | None
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def free_port() -> int:
+    """A loopback port free at this moment, for a test that must name its address beforehand."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def synthetic_levels(seed: int, elements: int = 48) -> Iterator[np.ndarray]:
@@ -132,6 +144,12 @@ class Publisher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def next_tick(self) -> tuple[np.ndarray, dict[str, float]]:
+        """This tick's levels and metrics (the overlay's population and price among them)."""
+        self.hub.overlay.population = 400 - self.tick % 7
+        self.hub.overlay.price = 1.0 + 0.01 * (self.tick % 13)
+        return next(self.levels), {"population": self.hub.overlay.population, "price": self.hub.overlay.price}
+
     def publish_one(self) -> None:
         receipts: list[str] = []
         if self.store is not None and self.store.exists():
@@ -142,10 +160,8 @@ class Publisher:
         ripples = tuple(int(r[:8], 16) % (self.hub.columns * self.hub.rows) for r in receipts)
         self.tick += 1
         self.hub.overlay.tick = self.tick
-        self.hub.overlay.population = 400 - self.tick % 7
-        self.hub.overlay.price = 1.0 + 0.01 * (self.tick % 13)
-        self.hub.publish(Frame(self.tick, next(self.levels), None, ripples),
-                         {"population": self.hub.overlay.population, "price": self.hub.overlay.price})
+        levels, metrics = self.next_tick()
+        self.hub.publish(Frame(self.tick, levels, None, ripples), metrics)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -159,6 +175,23 @@ class Publisher:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+class SocietyPublisher(Publisher):
+    """A publisher whose levels and metrics come from a real society (the engine, its metrics
+    and the readout the run uses), so the charts show every metric the run publishes, by name."""
+
+    def __init__(self, hub: LiveHub, seed: int = 0, interval: float = 0.25, store: Path | None = None,
+                 preset: str = "book"):
+        super().__init__(hub, seed, interval, store)
+        self.society = Society.from_config(SocietyConfig(preset=preset), seed)
+        self.readout = Readout(ReadoutConfig(columns=hub.columns, rows=hub.rows))
+
+    def next_tick(self) -> tuple[np.ndarray, dict[str, float]]:
+        self.society.step()
+        metrics = {k: float(v) for k, v in measure(self.society).items() if k != "tick"}
+        self.hub.overlay.population, self.hub.overlay.price = int(metrics["population"]), metrics["price_geomean"]
+        return self.readout(self.society), metrics
 
 
 def wait_for(predicate, timeout: float = 15.0, message: str = "condition") -> None:

@@ -41,7 +41,7 @@ def test_pages_carry_strict_security_headers(quiet):
             assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp
             assert response.headers["x-content-type-options"] == "nosniff"
             assert response.headers["referrer-policy"] == "same-origin"  # so our own forms carry a true Origin
-        for path in ("/", "/charts", "/visit", "/withdraw"):
+        for path in ("/", "/charts", "/visit", "/visit/thanks", "/withdraw"):
             assert "<script>" not in client.get(path).text  # every script is a file, none inline
         cookie = client.get("/visit").headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
@@ -75,10 +75,12 @@ def test_words_empty_after_cleaning_are_refused_and_the_same_words_twice_are_two
         assert any(v.has_receipt(answer.json()["receipt"]) for v in quiet.visitors())
 
 
-def test_a_browser_form_post_gets_a_thank_you_page_with_the_receipt(quiet):
+def test_a_browser_form_post_is_redirected_to_a_thank_you_page_with_the_receipt(quiet):
     client, token = form_client(quiet)
-    response = client.post("/api/visit", data={"text": "<img src=x onerror=alert(1)> bright garden", "scope": "score",
-                                               "csrf": token}, headers={"accept": "text/html"})
+    posted = client.post("/api/visit", data={"text": "<img src=x onerror=alert(1)> bright garden", "scope": "score",
+                                             "csrf": token}, headers={"accept": "text/html"})
+    assert posted.status_code == 303 and posted.headers["location"] == "/visit/thanks"  # a reload sends nothing again
+    response = client.get(posted.headers["location"])
     assert response.status_code == 200
     assert "Thank you" in response.text and "onerror" not in response.text and "<img" not in response.text
     [message] = quiet.visitors()

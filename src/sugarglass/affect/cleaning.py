@@ -2,7 +2,8 @@
 
 Retweet prefixes, @handles, links and HTML go; punctuation, emoticons and emoji stay, because
 VADER reads them ("!!!", ":(", "💔" all move the score). Duplicates are found by a hash of the
-normalised text, and the language is recorded where it can be told cheaply.
+cleaned text exactly as VADER will read it, and the language is recorded where it can be told
+cheaply.
 """
 
 from __future__ import annotations
@@ -65,9 +66,22 @@ def clean_text(text: str) -> str:
 
 
 def duplicate_key(cleaned: str) -> str:
-    """Hash of the text folded for case, width and spacing: equal keys are the same post."""
+    """Hash of the cleaned text exactly (its spacing already collapsed): equal keys are the same
+    post. Nothing else is folded, since VADER scores "STUPID rain" and "stupid rain" apart,
+    and posts that score apart are not one post."""
+    return hashlib.blake2b(cleaned.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+LEGACY_KEY = "folded:"
+"""The mark a store put on keys made before duplicate keys stopped folding case (schema 1), for
+posts whose text was not kept and so could not be keyed again."""
+
+
+def folded_key(cleaned: str) -> str:
+    """The key schema-1 stores gave a post (text folded for case, width and spacing), marked:
+    new posts are compared with such keys so that an old store's posts are not taken in twice."""
     folded = " ".join(unicodedata.normalize("NFKC", cleaned).casefold().split())
-    return hashlib.blake2b(folded.encode("utf-8"), digest_size=16).hexdigest()
+    return LEGACY_KEY + hashlib.blake2b(folded.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 class LanguageGuesser:

@@ -15,7 +15,7 @@ from .common import main
 app = typer.Typer(help="Living, data-driven artworks made with consent.", no_args_is_help=True, add_completion=False,
                   rich_markup_mode=None)
 app.callback()(main)
-for command in (ingest.ingest, making.simulate, making.run, live.live, records.verify, records.provenance, records.audit,
+for command in (making.init, ingest.ingest, making.run, making.simulate, live.live, records.verify, records.provenance, records.audit,
                 scale.sweep):
     app.command()(command)
 app.add_typer(consent.app, name="consent")

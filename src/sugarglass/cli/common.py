@@ -67,14 +67,6 @@ def open_store(work: Work, store: Path | None) -> Store:
     return Store(store or work.store_path)
 
 
-def out_dir(work: Work, out: Path | None, seed: int | None = None, suffix: str = "") -> Path:
-    """``--out`` as given, or ``out/<work>-<seed><suffix>`` beside the work file: the same
-    folder whichever folder the shell is in, as the work's other paths are."""
-    if out is not None:
-        return out
-    return work.base_dir / "out" / f"{work.name}-{work.seed if seed is None else seed}{suffix}"
-
-
 def shown(path: Path) -> str:
     """A path as the artist would type it from here: relative when it is below the shell's folder."""
     try:
@@ -127,3 +119,36 @@ def load_work(path: Path) -> Work:
     from ..work import load_work as load
 
     return load(path)
+
+
+class kernels_notice:
+    """Say once, while numba compiles a kernel that is not in its cache yet, why the bar
+    stands still: the first run compiles the society's and the canvas's kernels (about a
+    minute on two cores); every later run loads them from the cache in a moment."""
+
+    def __init__(self, progress: Progress):
+        self.progress, self.said = progress, False
+
+    def __enter__(self) -> kernels_notice:
+        from numba.core import event
+
+        notice = self
+
+        class Listener(event.Listener):
+            def on_start(self, _event: object) -> None:
+                if not notice.said:
+                    notice.said = True
+                    notice.progress.console.print("compiling the society's and the painting's kernels "
+                                                  "(first run only: later runs load them from the cache)")
+
+            def on_end(self, _event: object) -> None:
+                pass
+
+        self.listener = Listener()
+        event.register("numba:compile", self.listener)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        from numba.core import event
+
+        event.unregister("numba:compile", self.listener)

@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .common import StoreOpt, WorkArg, console, friendly, load_work, open_store
+from .common import StoreOpt, WorkArg, console, fail, friendly, load_work, open_store, shown
 
 app = typer.Typer(help="Consent records: list them, withdraw a source.", no_args_is_help=True)
 
@@ -61,12 +61,31 @@ def consent_withdraw(
     source: Annotated[str, typer.Argument(help="The source id to withdraw.")],
     reason: Annotated[str, typer.Option(help="Why (kept in the audit log; never the data).")] = "",
     store: StoreOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Withdraw without asking first.")] = False,
 ) -> None:
-    """Delete a source's posts and feelings, record the withdrawal, and refuse it from now on."""
+    """Delete a source's posts and feelings, record the withdrawal, and refuse it from now on.
+
+    It cannot be undone, so it asks first (--yes does not)."""
     from ..erasure import withdraw_source
+    from ..errors import StoreError
 
     work = load_work(work_file)
     with open_store(work, store) as db:
+        if source not in {row["source"] for row in db.consents()}:
+            raise StoreError(f"{db.path}: no source {source!r} in the store")
+        db.check_not_withdrawn(source)
+        if not yes:
+            posts = db.counts().get(source, {}).get("posts", 0)
+            folders = len({folder for folder, _ in db.outputs_using(source)})
+            console.print(f"withdraw [bold]{escape(source)}[/]: delete its {posts} posts and their feelings from "
+                          f"{escape(shown(db.path))}, mark {folders} output folder(s) and refuse it from now on. "
+                          "This cannot be undone.", highlight=False)
+            try:
+                agreed = typer.confirm("Withdraw it?", default=False)
+            except typer.Abort:
+                agreed = False
+            if not agreed:
+                fail(f"{source} was not withdrawn (answer y, or pass --yes to withdraw without asking)")
         done = withdraw_source(db, source, reason)
     console.print(f"withdrew [bold]{escape(source)}[/]: {done.posts} posts and {done.feelings} feelings deleted; "
                   f"{len(done.outputs_marked)} output folder(s) marked, {len(done.checkpoints_rewritten)} checkpoint(s) "

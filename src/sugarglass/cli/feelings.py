@@ -5,23 +5,14 @@ from __future__ import annotations
 import csv
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from .common import (
-    OutOpt,
-    StoreOpt,
-    WorkArg,
-    console,
-    friendly,
-    load_work,
-    open_store,
-    out_dir,
-)
+from .common import OutOpt, StoreOpt, WorkArg, console, friendly, load_work, open_store, shown
 
 
 class _ShowByDefault(TyperGroup):
@@ -32,6 +23,10 @@ class _ShowByDefault(TyperGroup):
             args = ["show", *args]
         return super().parse_args(ctx, args)
 
+
+if TYPE_CHECKING:
+    from ..store import Store
+    from ..work import Work
 
 app = typer.Typer(cls=_ShowByDefault, help="The stored feelings and the signal made from them.", no_args_is_help=True)
 
@@ -45,7 +40,7 @@ def feelings_show(work_file: WorkArg, store: StoreOpt = None, out: OutOpt = None
     work = load_work(work_file)
     with open_store(work, store) as db:
         counts = db.counts()
-        feelings = db.feelings(work.signal_sources)
+        feelings = db.feelings(db.not_withdrawn(work.signal_sources))
     signal = build_signal(feelings, work.signal)
     table = Table(title=f"feelings of {work.name}", title_justify="left")
     for column in ("source", "posts", "not English", "text kept"):
@@ -61,23 +56,30 @@ def feelings_show(work_file: WorkArg, store: StoreOpt = None, out: OutOpt = None
         f"to {s['max_tick_compound']:+.3f} (sd {s['std_tick_compound']:.3f})",
         highlight=False,
     )
-    path = plot_signal(signal, out_dir(work, out) / "signal.png", f"{work.title or work.name}: feeling per tick ({grouping})")
-    from ..provenance import build_manifest, label
+    from ..provenance import label
+
+    folder = out or work.base_dir / "out" / f"{work.name}-feelings"
+    path = plot_signal(signal, folder / "signal.png", f"{work.title or work.name}: feeling per tick ({grouping})")
+    with open_store(work, store) as db:
+        label(path, feelings_manifest(work, db, {"signal": {**work.signal.model_dump(mode="json"), "ticks": s["ticks"],
+                                                            "posts": s["posts"]}}))
+    console.print(f"plot: {escape(shown(path))}")
+
+
+def feelings_manifest(work: Work, db: Store, sections: dict) -> dict:
+    """The manifest of a file made from the stored feelings alone (no society, no seed)."""
+    from ..provenance import build_manifest
     from ..run import analyzer_record
 
-    with open_store(work, store) as db:
-        sources = db.provenance(work.signal_sources)
-    label(path, build_manifest(work=work, sources=sources, analyzer=analyzer_record(work), seed=work.seed, steps=0,
-                               provenance=work.provenance,
-                               sections={"signal": {**work.signal.model_dump(mode="json"), "ticks": s["ticks"], "posts": s["posts"]}}))
-    console.print(f"plot: {escape(str(path))}")
+    return build_manifest(work=work, sources=db.provenance(db.not_withdrawn(work.signal_sources)), analyzer=analyzer_record(work),
+                          seed=work.seed, steps=0, provenance=work.provenance, sections=sections)
 
 
 @app.command("export")
 @friendly
 def feelings_export(
     work_file: WorkArg,
-    csv_path: Annotated[Path, typer.Option("--csv", help="Write one row per post here.")],
+    csv_path: Annotated[Path, typer.Option("--csv", metavar="FILE", help="Write one row per post here (and its manifest beside it).")],
     store: StoreOpt = None,
 ) -> None:
     """One CSV row per stored post: source, post id, time, language and every score."""
@@ -87,14 +89,18 @@ def feelings_export(
     from ..store import spreadsheet_safe
 
     rows = 0
-    with open_store(work, store) as db, partial.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(["source", "post_id", "created_at", "language", "non_english", "compound", "compnorm", "pos", "neg", "neu"])
-        for source_id, post_id, created, language, non_english, *scores in db.export_rows(work.signal_sources):
-            when = datetime.fromtimestamp(created, timezone.utc).isoformat().replace("+00:00", "Z") if created is not None else ""
-            writer.writerow(spreadsheet_safe([source_id, post_id, when, language or "", non_english, *scores]))
-            rows += 1
-    partial.replace(csv_path)
-    console.print(f"wrote {rows} rows to {escape(str(csv_path))}")
+    with open_store(work, store) as db:
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\r\n")
+            writer.writerow(["source", "post_id", "created_at", "language", "non_english", "compound", "compnorm", "pos", "neg", "neu"])
+            for source_id, post_id, created, language, non_english, *scores in db.export_rows(db.not_withdrawn(work.signal_sources)):
+                when = datetime.fromtimestamp(created, timezone.utc).isoformat().replace("+00:00", "Z") if created is not None else ""
+                writer.writerow(spreadsheet_safe([source_id, post_id, when, language or "", non_english, *scores]))
+                rows += 1
+        partial.replace(csv_path)
+        from ..provenance import label
+
+        sidecar = label(csv_path, feelings_manifest(work, db, {"export": {"rows": rows, "times": "ISO 8601, UTC"}}))
+    console.print(f"wrote {rows} rows to {escape(shown(csv_path))}, its manifest in {escape(shown(sidecar))}")
 
 

@@ -59,11 +59,14 @@ def ingest(
 
 
 def print_ingests(results: list, title: str) -> None:
-    """One row per file read, then the first problems of each."""
+    """One row per file read, then a note for each source left out, the repeated ids and the
+    first problems of each file."""
     table = Table(title=escape(title), title_justify="left")
     for column in ("source", "read", "added", "left out", "bad (skipped)"):
         table.add_column(column, justify="left" if column == "source" else "right")
     for r in results:
+        if r.skipped:
+            continue
         if r.unchanged:
             table.add_row(escape(r.source), "-", "0", "file unchanged", "-")
             continue
@@ -71,6 +74,13 @@ def print_ingests(results: list, title: str) -> None:
         table.add_row(escape(r.source), str(r.read), str(r.added), escape(left), str(r.bad))
     console.print(table)
     for r in results:
+        if r.note:
+            console.print(f"[yellow]{escape(r.note)}[/]", highlight=False)
+        repeated = r.left_out.get("repeated id", 0)
+        if repeated and r.report is not None:
+            where = r.report.repeated_at
+            console.print(f"  {escape(r.source)}: {repeated} repeated id(s) skipped (first kept): lines "
+                          f"{escape(', '.join(where))}" + (" …" if repeated > len(where) else ""), highlight=False)
         for line, reason in (r.report.problems if r.report else [])[:10]:
             where = r.path.name if isinstance(r.path, Path) else r.path
             console.print(f"  [yellow]skipped[/] {escape(str(where))}" + (f":{line}" if line else "") + f": {escape(reason)}",

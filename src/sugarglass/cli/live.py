@@ -7,17 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import (
-    OutOpt,
-    SeedOpt,
-    StoreOpt,
-    WorkArg,
-    console,
-    fail,
-    friendly,
-    load_work,
-    out_dir,
-)
+from .common import OutOpt, SeedOpt, StoreOpt, WorkArg, console, fail, friendly, load_work
 
 
 @friendly
@@ -43,7 +33,7 @@ def live(
     work = load_work(work_file)
     seed = work.seed if seed is None else seed
     settings = work.live.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
-    folder = out_dir(work, out, seed, "-live")
+    folder = out or work.base_dir / "out" / f"{work.name}-{seed}-live"
     hub = LiveHub(work.readout.columns, work.readout.rows)
     installation = Installation(work, settings, hub, folder, store or work.store_path, seed, max_ticks)
     stop = threading.Event()

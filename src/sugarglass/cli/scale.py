@@ -37,13 +37,13 @@ def ingest_parallel(work: Work, store: Store, *, scheduler: str | None = None, p
     """Ingest every source of the work (or those named, as ``--source``), large files in
     partitions scored on the cluster; the store ends as ``ingest_work`` would leave it.
     ``progress``: a rich ``Progress``, one task per file counting its partitions."""
-    from ..ingest import check_consents
+    from ..ingest import check_consents, sources_to_read
     from ..scale.archive import ingest_archive
     from ..scale.cluster import open_client, scale_settings
 
     scale = scale_settings(work)
     chosen = [work.source(name) for name in sources] if sources else None
-    check_consents(work, store)
+    check_consents(work, store, sources=sources_to_read(work, store, sources)[0])  # before connecting
     with open_client(scheduler or scale.scheduler, workers=scale.workers, timeout=scale.connect_timeout) as client:
         return ingest_archive(work, store, client, partition_rows=partition_rows or scale.partition_rows,
                               progress=progress, sources=chosen)

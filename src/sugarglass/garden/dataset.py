@@ -227,7 +227,7 @@ def load_dataset(work: GardenWork, cache_dir: Path) -> Dataset:
 def source_record(work: GardenWork, report: DatasetReport) -> dict:
     """The dataset as a manifest lists a source: its consent record and content digest."""
     dataset = work.garden.dataset
-    return {"id": dataset.id, "kind": "image-folder", "path": shared_path(work.dataset_folder),
+    return {"id": dataset.id, "kind": "image-folder", "path": shared_path(work.dataset_folder, work.base_dir),
             "consent": dataset.consent.model_dump(mode="json"), "sha256": report.sha256,
             "images": report.used, "rejected": len(report.rejected), "captioned": report.captioned,
             "description": dataset.description}

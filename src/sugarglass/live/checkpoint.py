@@ -185,6 +185,8 @@ def load_generation(target: Path, open_society: Callable[[Path], Any] | None = N
 
 def save_checkpoint(folder: Path, society: Any, arrays: dict[str, np.ndarray], header: dict, keep: int = 3) -> Path:
     """Write a new generation, make it current, then remove all but the ``keep`` newest."""
+    from ..society import save_society
+
     if keep < 1:
         raise ValueError(f"keep must be at least 1, not {keep}")
     folder.mkdir(parents=True, exist_ok=True)
@@ -196,7 +198,7 @@ def save_checkpoint(folder: Path, society: Any, arrays: dict[str, np.ndarray], h
             shutil.rmtree(target)  # left by a run killed before it wrote this generation's checksums
         target.mkdir()
         fsync_folder(folder)
-        society.save(target / "society.npz")
+        save_society(society, target / "society.npz")
         write_atomic(target / "live.npz", _live_bytes(header, arrays))
         _write_sums(target, {name: [sha256_file(target / name)] for name in FILES})  # last: the generation is whole
         write_atomic(folder / POINTER, json.dumps({"generation": generation, "tick": header.get("tick")}).encode())

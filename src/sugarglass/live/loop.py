@@ -10,6 +10,7 @@ power cut or a SIGKILL — continues exactly and takes in what came meanwhile.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -22,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from ..affect import LanguageGuesser, make_analyzer
-from ..couplings import compile_couplings
+from ..couplings import compile_couplings, inert_couplings
 from ..errors import SugarglassError
 from ..ingest import VISITORS, ingest_feed, ingest_file, ingest_work, source_files
 from ..outputs import guarded, make_output
+from ..provenance.embed import sidecar_path
 from ..readout import Readout
 from ..run import params_per_tick, tick_parameters
 from ..signal import LiveSignal, Signal, build_signal, neutral_signal
@@ -66,6 +68,31 @@ class TickLog:
         self.handle.close()
 
 
+class GrowingFiles:
+    """The SHA-256 of files the run appends to (its levels, a level output), kept up to date by
+    hashing only what was added since the last look, so labelling them at every checkpoint costs
+    what the file grew, not what it holds after a month. A file cut back (a resume) is hashed
+    again from the start."""
+
+    def __init__(self) -> None:
+        self.seen: dict[Path, tuple[int, object]] = {}
+
+    def digest(self, path: Path) -> tuple[int, str]:
+        """(length now, SHA-256 of those bytes)."""
+        size = path.stat().st_size
+        offset, hasher = self.seen.get(path, (0, None))
+        if hasher is None or size < offset:
+            offset, hasher = 0, hashlib.sha256()
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            remaining = size - offset
+            while remaining > 0 and (chunk := handle.read(min(remaining, 1 << 20))):
+                hasher.update(chunk)
+                remaining -= len(chunk)
+        self.seen[path] = (size - remaining, hasher)
+        return size - remaining, hasher.hexdigest()
+
+
 class Installation:
     """A work running live. ``run(stop)`` is the whole life of it; call it in its own thread
     (SQLite connections belong to the thread that opened them)."""
@@ -83,6 +110,8 @@ class Installation:
         self.paused = False
         self.failed: BaseException | None = None
         self.notify = Notifier()
+        self.growing = GrowingFiles()
+        self.analyzer_record: dict | None = None
         hub.ready = False  # the visitor form waits until the run knows where it is in the store
 
     # -- life ------------------------------------------------------------------------------------
@@ -130,7 +159,7 @@ class Installation:
 
     def _prepare(self, cleanup: ExitStack) -> None:
         from ..canvas import Canvas
-        from ..society import Society
+        from ..society import Society, load_society
 
         work = self.work
         self.store = cleanup.enter_context(Store(self.store_path))
@@ -147,10 +176,12 @@ class Installation:
                     sources=[s.id for s in sources if not isinstance(s, FeedSource)])  # feeds: polled
         base = self._stored_signal()
         self.apply_couplings = compile_couplings(work.couplings, tick_parameters())
+        for warning in inert_couplings(work.couplings, work.society):
+            log.warning(warning)
         self.readout = Readout(work.readout)
         # a damaged generation is passed over for the one before; a checkpoint older than a
         # withdrawal never brings back the withdrawn source's feed state or file marks
-        saved = load_checkpoint(self.checkpoints, open_society=Society.load)
+        saved = load_checkpoint(self.checkpoints, open_society=load_society)
         if saved is not None:
             saved.header = without_sources(saved.header, self._withdrawn())
         if saved is None:
@@ -205,7 +236,10 @@ class Installation:
         earlier = self.out_dir / "levels.jsonl"
         if earlier.is_file() and earlier.stat().st_size:
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(earlier.stat().st_mtime))
-            earlier.replace(earlier.with_name(f"levels-until-{stamp}.jsonl"))
+            kept = earlier.with_name(f"levels-until-{stamp}.jsonl")
+            earlier.replace(kept)
+            if sidecar_path(earlier).is_file():  # its manifest goes with it
+                sidecar_path(earlier).replace(sidecar_path(kept))
             log.warning("an earlier run's levels.jsonl is kept as levels-until-%s.jsonl", stamp)
 
     # -- one tick --------------------------------------------------------------------------------
@@ -341,6 +375,7 @@ class Installation:
         header = without_sources(header, self._withdrawn())  # a source withdrawn while this run ran
         path = save_checkpoint(self.checkpoints, self.society, arrays, header, keep=self.settings.checkpoint_keep)
         self.store.set_live_cursor(self.out_dir, self.taken_upto)
+        self._label_growing()
         self.checkpointed_at = self.tick
         log.info(json.dumps({"tick": self.tick, "checkpoint": path.name}))
         return path
@@ -348,5 +383,25 @@ class Installation:
     def _withdrawn(self) -> set[str]:
         return self.store.withdrawn_since(0)
 
+    def _label_growing(self) -> None:
+        """Every file the run appends to gets a sidecar manifest vouching for what it holds at
+        this checkpoint: the sources in the store now, every setting, the tick reached."""
+        from ..provenance import build_manifest
+        from ..provenance.embed import label_growing
+        from ..run import analyzer_record, settings_sections
 
-__all__ = ["Installation", "TickLog", "VISITORS"]
+        stored = {row["source"] for row in self.store.consents() if not row["withdrawn_at"]}
+        sources = [s for s in [*self.work.signal_sources, VISITORS] if s in stored]
+        if self.analyzer_record is None:
+            self.analyzer_record = analyzer_record(self.work)
+        manifest = build_manifest(
+            work=self.work, sources=self.store.provenance(sources), analyzer=self.analyzer_record, seed=self.seed,
+            steps=self.tick, provenance=self.work.provenance,
+            sections={**settings_sections(self.work), "live": {"tick": self.tick, **self.settings.model_dump(mode="json")}})
+        for path in [self.levels_log.path, *(self.out_dir / c.path for c in self.work.outputs if getattr(c, "kind", "") == "levels")]:
+            if path.is_file():
+                length, digest = self.growing.digest(path)
+                label_growing(path, manifest, length, digest)
+
+
+__all__ = ["GrowingFiles", "Installation", "TickLog", "VISITORS"]

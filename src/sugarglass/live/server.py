@@ -5,23 +5,30 @@ The server never renders or streams video: every viewer's browser gets each tick
 paints the liquid crystal itself with WebGL, so a hundred viewers cost the server almost nothing.
 Visitors' words go the other way: the server checks them (origin, CSRF, length, rate), cleans,
 scores and commits them to the store, and only then answers with a receipt code — never with the
-words themselves; the run takes them from the store at its next tick.
+words themselves; the run takes them from the store at its next tick. A browser's form is
+answered with a redirect to the receipt page (post, redirect, get), so reloading the thank-you
+never sends the words twice.
 The wire format, pages, limits and security measures are described in `docs/live.md`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
+import hashlib
+import hmac
 import html
 import io
 import json
 import logging
 import math
 import re
+import secrets
 import signal
 import struct
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -31,12 +38,13 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 import numpy as np
+import segno
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -48,7 +56,7 @@ from sugarglass.erasure import withdraw_receipt, withdraw_source
 from sugarglass.ingest import RECEIPT_ALPHABET, VisitorRefused, ingest_visitor
 from sugarglass.store import Store, spreadsheet_safe
 
-from .guard import CSRF_COOKIE, CsrfTokens, Guards, OriginGuard, Refused, SlidingWindow
+from .guard import CSRF_COOKIE, CsrfTokens, Guards, OriginGuard, Refused, SlidingWindow, derive
 from .guard import client_address as _client
 from .hub import Command, Frame, LiveHub
 from .settings import LiveSettings
@@ -98,17 +106,22 @@ def _wants_html(request: Request) -> bool:
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _page(name: str, status: int = 200, **values: str) -> HTMLResponse:
-    """A page from a template in static/, every value HTML-escaped."""
+def _page(name: str, status: int = 200, markup: dict[str, str] | None = None, **values: str) -> HTMLResponse:
+    """A page from a template in static/: `{{name}}` is a value, HTML-escaped; `{{!name}}` is
+    markup the server made itself (the receipt's QR code), inserted as it is. One pass, so
+    nothing a value holds is ever read as a placeholder."""
     text = (STATIC / name).read_text(encoding="utf-8")
-    text = re.sub(r"\{\{(\w+)\}\}", lambda m: html.escape(values[m[1]], quote=True), text)  # one pass
-    return HTMLResponse(text, status_code=status, headers=NO_STORE)
+    markup = markup or {}
+
+    def fill(match: re.Match) -> str:
+        return markup[match[2]] if match[1] else html.escape(values[match[2]], quote=True)
+
+    return HTMLResponse(re.sub(r"\{\{(!?)(\w+)\}\}", fill, text), status_code=status, headers=NO_STORE)
 
 
-def _message(request: Request, status: int, title: str, message: str, code: str = "", **extra: object) -> Response:
+def _message(request: Request, status: int, title: str, message: str, **extra: object) -> Response:
     if _wants_html(request):
-        return _page("message.html", status, title=title, message=message, code=code,
-                     code_class="code" if code else "hidden")
+        return _page("message.html", status, title=title, message=message)
     body = {"error": message} if status >= 400 else {"message": message, **extra}
     return JSONResponse(body, status_code=status, headers=NO_STORE)
 
@@ -191,6 +204,62 @@ def normalise_receipt(code: str) -> str:
     if len(raw) != 12 or any(ch not in RECEIPT_ALPHABET for ch in raw):
         raise Problem(422, "a receipt code has 12 letters and digits, like ABCD-EFGH-JKMN")
     return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+
+
+# -- the receipt page: post, redirect, get --------------------------------------------------------
+
+RECEIPT_COOKIE = "sg_receipt"
+RECEIPT_PAGE = "/visit/thanks"
+RECEIPT_SECONDS = 120  # as long as the thank-you stays up before the tablet returns to the form
+_SLIP = re.compile(r"([A-Za-z0-9_-]{40})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})")
+
+
+class ReceiptSlip:
+    """Carries a receipt code from the POST that stored the words to the GET page that shows it,
+    in a cookie only the browser that sent the words holds: `HttpOnly`, `SameSite=Strict`,
+    `Path=/visit/thanks`, two minutes. The value is sealed: the code XORed with a pad that
+    HMAC-SHA256 makes from a fresh nonce (encrypted, since cookies are not isolated by port and
+    a server on another port of the host would be sent it), then signed with the time, so a
+    planted or stale value shows nothing. The server keeps no receipt, in memory or on disk:
+    the store holds only the code's hash (docs/live.md, "The receipt page")."""
+
+    def __init__(self, key: bytes, seconds: float = RECEIPT_SECONDS, clock: Callable[[], float] = time.time):
+        self.pad_key, self.mac_key = derive(key, "receipt-pad"), derive(key, "receipt-mac")
+        self.seconds, self.clock = seconds, clock
+
+    def _pad(self, nonce: bytes) -> bytes:
+        return hmac.new(self.pad_key, nonce, hashlib.sha256).digest()[:14]
+
+    def _mac(self, sealed: str, issued: str) -> str:
+        digest = hmac.new(self.mac_key, f"{sealed}.{issued}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def seal(self, receipt: str) -> str:
+        nonce = secrets.token_bytes(16)
+        hidden = bytes(a ^ b for a, b in zip(receipt.encode("ascii"), self._pad(nonce), strict=True))
+        sealed, issued = base64.urlsafe_b64encode(nonce + hidden).decode(), str(int(self.clock()))
+        return f"{sealed}.{issued}.{self._mac(sealed, issued)}"
+
+    def open(self, value: str) -> tuple[str, float] | None:
+        """The receipt and the seconds it may still be shown, or None (not ours, or too old)."""
+        match = _SLIP.fullmatch(value)
+        if match is None or not hmac.compare_digest(match[3], self._mac(match[1], match[2])):
+            return None
+        left = int(match[2]) + self.seconds - self.clock()
+        if not 0 < left <= self.seconds + 5:  # a few seconds of slack for a clock stepped back
+            return None
+        raw = base64.urlsafe_b64decode(match[1])
+        receipt = bytes(a ^ b for a, b in zip(raw[16:], self._pad(raw[:16]), strict=True)).decode("ascii", "replace")
+        return receipt, min(left, self.seconds)
+
+
+def receipt_qr(receipt: str) -> str:
+    """The code as a QR code in inline SVG (segno, made here: no script, nothing fetched). It
+    holds the code alone, in QR's alphanumeric mode (version 1), so a phone's camera shows
+    exactly what the withdrawal form takes."""
+    qr = segno.make_qr(receipt, error="q")
+    return qr.svg_inline(scale=1, border=4, dark="#000", light="#fff", omitsize=True, svgclass="qr",
+                         lineclass=None, title=f"QR code of the receipt {receipt}")
 
 
 # -- limits (the windows, kept across restarts, are in guard.py) ------------------------------------
@@ -287,19 +356,59 @@ EXPORT_COLUMNS = ("source", "post_id", "created_at", "language", "non_english",
                   "compound", "compnorm", "pos", "neg", "neu")
 
 
+def iso_utc(created: float | None) -> str:
+    """A post's time as `sugarglass feelings export` writes it: ISO 8601 in UTC with a `Z`
+    (microseconds only when there are some); empty for a post without a time."""
+    if created is None:
+        return ""
+    return datetime.fromtimestamp(created, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def _export_csv(path: Path) -> str:
-    """Every stored feeling as CSV, safe to open in a spreadsheet (`spreadsheet_safe`)."""
+    """Every stored feeling as CSV, the same columns and formats as `sugarglass feelings export`,
+    safe to open in a spreadsheet (`spreadsheet_safe`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     with Store(path) as store:
-        for row in store.export_rows():
-            writer.writerow(spreadsheet_safe(row))
+        for source, post_id, created, language, non_english, *scores in store.export_rows():
+            writer.writerow(spreadsheet_safe([source, post_id, iso_utc(created), language or "", non_english, *scores]))
     return out.getvalue()
 
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+# -- the charts: each metric the run publishes, in words, with its unit -----------------------------
+
+# name: (label, unit, a range the axis always covers or None). Counts a tick cover 0..1, so a tick
+# without births reads as a flat line at zero, not as a line in the middle of -1..1.
+METRIC_LABELS: dict[str, tuple[str, str, tuple[float, float] | None]] = {  # in the order the page shows them
+    "population": ("Population", "agents alive", None),
+    "gini": ("Gini of wealth", "0 all equal, 1 one has all", (0, 1)),
+    "price_geomean": ("Price", "spice per sugar, geometric mean", None),
+    "trades": ("Trades", "exchanges a tick", (0, 1)),
+    "births": ("Births", "agents a tick", (0, 1)),
+    "deaths": ("Deaths", "agents a tick", (0, 1)),
+    "sugar_mean": ("Sugar held, per agent", "sugar", None),
+    "spice_mean": ("Spice held, per agent", "spice", None),
+    "starved": ("Starved", "agents a tick", (0, 1)),
+    "died_of_age": ("Died of old age", "agents a tick", (0, 1)),
+    "trade_pairs": ("Trading pairs", "pairs a tick", (0, 1)),
+    "log_price_sd": ("Spread of prices", "sd of log price", None),
+    "sugar_total": ("Sugar held, all agents", "sugar", None),
+    "spice_total": ("Spice held, all agents", "spice", None),
+    "vision_mean": ("Vision", "cells, mean of agents", None),
+    "sugar_metabolism_mean": ("Sugar metabolism", "sugar a tick, mean of agents", None),
+    "spice_metabolism_mean": ("Spice metabolism", "spice a tick, mean of agents", None),
+}
+
+
+def chart_labels() -> str:
+    """The labels as JSON for the charts page (a data attribute: no inline script under the CSP)."""
+    return json.dumps({name: {"label": label, "unit": unit, "include": include}
+                       for name, (label, unit, include) in METRIC_LABELS.items()}, separators=(",", ":"))
 
 
 # -- the app -------------------------------------------------------------------------------------
@@ -344,6 +453,8 @@ def make_app(
     intake = Intake(analyzer or make_analyzer("vader"), LanguageGuesser(), non_english == "skip")
     guards = Guards(settings, state_dir)
     csrf, visitors, withdrawals, check_admin = guards.csrf, guards.visitors, guards.withdrawals, guards.admin
+    slips = ReceiptSlip(csrf.key)  # a key derived from the CSRF key: another purpose, another key
+    labels = chart_labels()
     limit = settings.max_body_bytes
 
     def store(what: str = "nothing is kept to withdraw or export") -> Path:
@@ -359,10 +470,24 @@ def make_app(
         return Response(status_code=204)  # no icon, and no 404 in every console
 
     async def charts(request: Request) -> Response:
-        return FileResponse(STATIC / "charts.html")
+        return _page("charts.html", labels=labels)
 
     async def visit_form(request: Request) -> Response:
-        return _csrf_page(csrf, request, "visit.html", max_chars=str(settings.max_message_chars))
+        response = _csrf_page(csrf, request, "visit.html", max_chars=str(settings.max_message_chars))
+        # a blank form is the next visitor's: the last one's receipt goes
+        response.delete_cookie(RECEIPT_COOKIE, path=RECEIPT_PAGE, httponly=True, samesite="strict")
+        return response
+
+    async def receipt_page(request: Request) -> Response:
+        """The thank-you after a browser's form: the receipt from this browser's sealed cookie."""
+        opened = slips.open(request.cookies.get(RECEIPT_COOKIE, ""))
+        if opened is None:
+            return _page("message.html", title="No receipt here",
+                         message="A receipt is shown for two minutes after sending, on the device that sent the words. "
+                                 "If you have your code, you can withdraw your words with it at /withdraw.")
+        receipt, left = opened
+        return _page("thanks.html", markup={"qr": receipt_qr(receipt)}, receipt=receipt,
+                     refresh=str(max(1, math.ceil(left))))
 
     async def withdraw_form(request: Request) -> Response:
         return _csrf_page(csrf, request, "withdraw.html")
@@ -437,10 +562,13 @@ def make_app(
             await visitors.keep(held)
         except Exception:  # noqa: BLE001 - the words are stored: their writer gets the receipt regardless
             log.exception("a visitor's rate-limit event could not be written through; it counts until a restart")
-        return _message(request, 200, "Thank you",
-                        "Your words are stored and enter the painting at its next tick — watch for the ripple. "
-                        "Keep this code if you may want to withdraw them later (at /withdraw):",
-                        code=receipt, receipt=receipt)
+        if _wants_html(request):  # a browser's form: redirect, so a reload of the thank-you sends nothing
+            response = RedirectResponse(RECEIPT_PAGE, status_code=303, headers=NO_STORE)
+            response.set_cookie(RECEIPT_COOKIE, slips.seal(receipt), max_age=RECEIPT_SECONDS, path=RECEIPT_PAGE,
+                                httponly=True, samesite="strict", secure=request.url.scheme == "https")
+            return response
+        return JSONResponse({"message": "your words are stored and enter the painting at its next tick",
+                             "receipt": receipt}, headers=NO_STORE)
 
     async def withdraw(request: Request) -> Response:
         fields = await read_fields(request, limit, {"receipt", "csrf"})
@@ -497,7 +625,8 @@ def make_app(
             await run_in_threadpool(on_shutdown)
 
     routes = [
-        Route("/", index), Route("/charts", charts), Route("/favicon.ico", favicon), Route("/visit", visit_form), Route("/withdraw", withdraw_form),
+        Route("/", index), Route("/charts", charts), Route("/favicon.ico", favicon), Route("/visit", visit_form),
+        Route(RECEIPT_PAGE, receipt_page), Route("/withdraw", withdraw_form),
         Route("/api/painting", painting_json), Route("/api/state", state), Route("/api/metrics", metrics),
         Route("/api/visit", visit, methods=["POST"]), Route("/api/withdraw", withdraw, methods=["POST"]),
         Route("/admin/pause", pause, methods=["POST"]), Route("/admin/resume", resume, methods=["POST"]),

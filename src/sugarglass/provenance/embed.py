@@ -202,10 +202,32 @@ def _write_sidecar(path: Path, manifest: dict) -> Path:
     return write_atomic(sidecar_path(path), (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
+def label_growing(path: Path, manifest: dict, length: int, sha256: str) -> Path:
+    """The sidecar of a file that is still being appended to (a live run's levels): it vouches
+    for the first ``length`` bytes, whose hash the caller keeps up as the file grows, so that
+    what the file held when the sidecar was written stays checkable however long it grows."""
+    content = {"file": path.name, "media_type": _media_type(path), "method": f"sha256 of the first {length} bytes",
+               "bytes": length, "sha256": sha256}
+    record = {"manifest": manifest, "content": content, "seal": seal(manifest, content)}
+    return write_atomic(sidecar_path(path), (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
 def _read_sidecar(path: Path) -> Found:
     side = sidecar_path(path)
     record = _parse(side.read_text(encoding="utf-8"), side) if side.is_file() else None
+    length = record["content"].get("bytes") if record is not None and isinstance(record.get("content"), dict) else None
+    if isinstance(length, int):
+        return Found(record, _sha256_prefix(path, length), f"sha256 of the first {length} bytes", f"sidecar {side.name}")
     return Found(record, sha256_file(path), "sha256 of the whole file", f"sidecar {side.name}")
+
+
+def _sha256_prefix(path: Path, length: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while length > 0 and (chunk := handle.read(min(length, 1 << 20))):
+            digest.update(chunk)
+            length -= len(chunk)
+    return digest.hexdigest()
 
 
 def _media_type(path: Path) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
 from ..files import shared_path, write_atomic
@@ -55,6 +55,7 @@ class ProvenanceConfig(BaseModel):
 
     data_mining: DataMining = "DMI-UNSPECIFIED"
     constraint: str = ""
+    include_evidence: bool = Field(default=False, description="copy each consent's evidence (a URL, an address, a note) into the manifests")
     c2pa: C2paConfig | None = None
 
     def c2pa_training_mining(self) -> tuple[Literal["allowed", "notAllowed", "constrained"], str | None]:
@@ -101,16 +102,26 @@ def build_manifest(*, work: Any, sources: list[dict], analyzer: dict, seed: int,
         "work": {
             "name": work.name, "title": work.title, "artist": work.artist,
             "file": work.path.name, "sha256": sha256_file(work.path),
-            "path": shared_path(work.path), "store": shared_path(work.store_path),
+            "store": shared_path(work.store_path, work.base_dir),
         },
         "digital_source_type": DIGITAL_SOURCE_TYPES[kind],
         "data_mining": {"plus": provenance.data_mining_uri, "constraint": provenance.constraint},
         "seed": seed,
         "steps": steps,
-        "sources": sources,
+        "sources": [shared_source(source, provenance.include_evidence) for source in sources],
         "analyzer": analyzer,
         **sections,
     }
+
+
+def shared_source(source: dict, include_evidence: bool) -> dict:
+    """A source's record as an output may show it. Consent evidence is often a private
+    address, an email or a contract's file name: it stays in the store, and the manifest keeps
+    the record's hash (which ``verify`` checks) unless the artist chose to publish it."""
+    if include_evidence or "consent" not in source:
+        return source
+    consent = {key: value for key, value in source["consent"].items() if key != "evidence"}
+    return {**source, "consent": consent}
 
 
 def write_manifest(path: Path, manifest: dict, files: list[Path]) -> Path:

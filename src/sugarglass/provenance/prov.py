@@ -34,7 +34,7 @@ def to_prov(manifest: dict, content: dict | None = None) -> ProvDocument:
             "sg:kind": source["kind"], "sg:sha256": source["file_sha256"], "sg:posts": source["posts"],
             "sg:consent_basis": consent["basis"], "sg:consent_scope": consent["scope"],
             "sg:licence": consent["licence"], "sg:granted_at": consent["granted_at"],
-            "sg:evidence": consent["evidence"],
+            **({"sg:evidence": consent["evidence"]} if "evidence" in consent else {}),
         })
         grantor = document.agent(f"sg:grantor-{source['id']}", other_attributes={"prov:label": consent["granted_by"]})
         document.wasAttributedTo(entity, grantor)

@@ -65,7 +65,7 @@ def verify(path: Path, store_path: Path | None = None, today: date | None = None
                 f"{content.get('method')} matches the manifest" if same else
                 f"the content does not match its manifest ({content.get('method')}: manifest says "
                 f"{str(content.get('sha256'))[:16]}…, the file has {found.content_sha256[:16]}…): changed since, or the hash forged")
-    _check_consent(verdict, manifest, store_path, today)
+    _check_consent(verdict, manifest, store_path or find_store(manifest, path), today)
     return verdict
 
 
@@ -84,16 +84,26 @@ def _verify_folder(path: Path, store_path: Path | None, today: date | None) -> V
             continue
         now = sha256_file(file)
         verdict.add(name, now == digest, "as listed" if now == digest else f"{name} changed since the manifest was written")
-    _check_consent(verdict, manifest, store_path, today)
+    _check_consent(verdict, manifest, store_path or find_store(manifest, path), today)
     return verdict
 
 
-def _check_consent(verdict: Verdict, manifest: dict, store_path: Path | None, today: date | None) -> None:
+def find_store(manifest: dict, output: Path) -> Path:
+    """The store a manifest names, relative to the work's folder: outputs live in
+    ``<work folder>/out/<run>/``, so it is looked for beside each folder above the output (and
+    in the shell's folder, for a run given ``--out`` elsewhere)."""
+    name = Path(manifest.get("work", {}).get("store", ""))
+    for folder in Path(output).resolve().parents:
+        if (folder / name).is_file():
+            return folder / name
+    return name
+
+
+def _check_consent(verdict: Verdict, manifest: dict, store_path: Path, today: date | None) -> None:
     """Every source still in force: not withdrawn, not expired, its record unchanged."""
     from ..store import Store
 
     today = today or date.today()
-    store_path = store_path or Path(manifest["work"].get("store", ""))
     if not store_path.is_file():
         verdict.add("consent", False, f"the store {store_path} is not here, so consent cannot be checked (pass --store)")
         return

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..affect import Analyzer, LanguageGuesser, clean, make_analyzer
 from ..errors import ReadError, SugarglassError
-from ..ingest import IngestResult, check_consents, file_sha256, ingest_source
+from ..ingest import IngestResult, check_consents, file_sha256, ingest_source, repeated, sources_to_read
 from ..sources.report import KEPT_PROBLEMS, ReadReport
 from ..store import NewPost, Store
 from ..work import Source, Work
@@ -114,10 +114,14 @@ def ingest_archive(work: Work, store: Store, client: Any, *, partition_rows: int
     """Every source of the work (or those given), after checking all their consents; CSV, TSV,
     JSON Lines and Parquet files in partitions on the cluster, the other kinds as ``ingest``
     reads them (they are single documents or feeds)."""
-    check_consents(work, store)
+    chosen, skipped = (sources, {}) if sources else sources_to_read(work, store)
+    check_consents(work, store, sources=chosen)
     analyzer = make_analyzer(work.analyzer.name)
     results: list[IngestResult] = []
     for source in sources or work.sources:
+        if source.id in skipped:
+            results.append(skipped[source.id])
+            continue
         if source.kind not in PARTITIONED:
             results += ingest_source(work, source, store, analyzer, LanguageGuesser())
             continue
@@ -175,7 +179,7 @@ def _ingest_file(work: Work, source: ArchiveSource, path: Path, store: Store, cl
                         f"a worker scores with {'/'.join(scored.analyzer)}, this client with {analyzer.name}/{analyzer.version}: "
                         "install the same versions of sugarglass and its analyzers on every worker"
                     )
-                write_partition(store, source.id, ingest_id, scored, report, result, skip_foreign)
+                write_partition(store, source, ingest_id, scored, report, result, skip_foreign)
                 counts.rows += scored.counts.rows
                 counts.records += scored.counts.records
                 written += 1
@@ -194,10 +198,11 @@ def _ingest_file(work: Work, source: ArchiveSource, path: Path, store: Store, cl
     return result
 
 
-def write_partition(store: Store, source_id: str, ingest_id: int, scored: ScoredPartition, report: ReadReport,
+def write_partition(store: Store, source: ArchiveSource, ingest_id: int, scored: ScoredPartition, report: ReadReport,
                     result: IngestResult, skip_foreign: bool) -> None:
     """The rules of ``ingest.store_posts`` applied to one partition, in order, and its new posts
     written; the ids and texts stored before are looked up in the store for this partition."""
+    source_id = source.id
     stored_ids = {
         post_id: (seq if ingest else None)
         for post_id, seq, ingest in store.db.execute(
@@ -219,7 +224,7 @@ def write_partition(store: Store, source_id: str, ingest_id: int, scored: Scored
         if post_id in lines_of_ids or post_id in stored_ids:
             first = lines_of_ids.get(post_id) or stored_ids.get(post_id)
             if first is not None:
-                mine.bad_record(scored.lines[i], f"id {post_id!r} repeats the post on line {first}")
+                repeated(source, post_id, scored.lines[i], first, mine)
             else:
                 mine.leave_out("already stored")
             continue
@@ -250,5 +255,6 @@ def _merge(report: ReadReport, *parts: ReadReport) -> None:
     room = KEPT_PROBLEMS - len(report.problems)
     report.problems += list(heapq.merge(*(p.problems for p in parts), key=lambda problem: problem[0] or 0))[:max(room, 0)]
     for part in parts:
+        report.repeated_at += part.repeated_at[: max(KEPT_PROBLEMS - len(report.repeated_at), 0)]
         report.bad += part.bad
         report.left_out.update(part.left_out)

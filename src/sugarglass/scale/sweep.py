@@ -226,7 +226,7 @@ def run_sweep(work: Work, plan: SweepPlan, client: Any, out_dir: Path, progress:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..society.engine import warm_up
+    from ..society import warm_up
 
     warm_up()  # compiled here once: local workers then only read numba's cache, never race to write it
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,12 @@
 
 Plain arrays in, plain arrays out: `Society` is built from a `SocietyConfig` and a seed,
 stepped with optional per-tick `TickParams`, and read through its arrays; `Metrics` records a
-row a tick; `simulate` runs a society and writes its metrics and plots.
+row a tick; `save_society` / `load_society` checkpoint it; `simulate` runs a society and writes
+its metrics and plots; `warm_up` compiles every kernel. Dependencies run one way: the engine
+knows nothing of metrics, checkpoints or runs, and each of those reads the engine.
 """
 
+from sugarglass.society.checkpoint import load_society, save_society
 from sugarglass.society.config import (
     LandscapeConfig,
     Rules,
@@ -17,9 +20,10 @@ from sugarglass.society.landscape import Landscape, load_landscape
 from sugarglass.society.metrics import COLUMNS, Metrics, measure
 from sugarglass.society.presets import PRESETS
 from sugarglass.society.simulate import simulate
+from sugarglass.society.warm import warm_up
 
 __all__ = [
     "COLUMNS", "Landscape", "LandscapeConfig", "Metrics", "PRESETS", "Rules", "Society",
     "SocietyConfig", "SocietyConfigError", "TickParams", "TickStats", "load_landscape",
-    "measure", "resolve_rules", "simulate",
+    "load_society", "measure", "resolve_rules", "save_society", "simulate", "warm_up",
 ]

@@ -1,56 +1,41 @@
 """Save and restore a society, atomically.
 
-A checkpoint is one `.npz` file: every state array, the generator's four words, the tick
-counters, and the rules as JSON. It is written to a temporary file beside the target, flushed
-to disk (fsync), then renamed over it, so a crash mid-save leaves the previous checkpoint whole.
+A checkpoint is one `.npz` file: every array of `Society.state()` (the generator's four words,
+the agents, the cells) and a JSON header with its scalars (rules, size, tick counters, the last
+tick's stats) and the format's name. It is written to a temporary file beside the target,
+flushed to disk (fsync), then renamed over it, so a crash mid-save leaves the previous
+checkpoint whole. This module knows the file; the engine knows only its own state.
 """
 
 from __future__ import annotations
 
-import json
 import io
-from dataclasses import asdict
+import json
 from pathlib import Path
 
 import numpy as np
 
 from sugarglass.files import write_atomic
-from sugarglass.society.config import Rules
-from sugarglass.society.engine import AGENT_ARRAYS, CELL_ARRAYS, Society, TickStats
+from sugarglass.society.engine import Society
 
 FORMAT = "sugarglass-society/1"
 
 
-def save_society(society: Society, path: Path) -> Path:
+def save_society(society: Society, path: Path | str) -> Path:
     """Write `society` to `path` (atomic replace); returns the path."""
-    arrays = {name: getattr(society, name) for name in AGENT_ARRAYS + CELL_ARRAYS}
-    header = {
-        "format": FORMAT,
-        "rules": society.rules.model_dump(mode="json"),
-        "width": society.width,
-        "height": society.height,
-        "tick": society.tick,
-        "next_id": society.next_id,
-        "last": asdict(society.last),
-    }
+    scalars, arrays = society.state()
+    header = {"format": FORMAT, **scalars}
     buffer = io.BytesIO()
-    np.savez(buffer, header=np.array(json.dumps(header)), rng=society.rng, **arrays)
-    return write_atomic(path, buffer.getvalue())
+    np.savez(buffer, header=np.array(json.dumps(header)), **arrays)
+    return write_atomic(Path(path), buffer.getvalue())
 
 
-def load_society(path: Path) -> Society:
-    """The society saved at `path`."""
+def load_society(path: Path | str) -> Society:
+    """The society saved at `path`: stepping it continues the saved run bit for bit."""
+    path = Path(path)
     with np.load(path, allow_pickle=False) as data:
         header = json.loads(str(data["header"]))
         if header.get("format") != FORMAT:
             raise ValueError(f"{path}: not a society checkpoint ({header.get('format')!r})")
-        society = Society.__new__(Society)
-        society.rules = Rules(**header["rules"])
-        society.width, society.height = header["width"], header["height"]
-        society.tick, society.next_id = header["tick"], header["next_id"]
-        society.rng = data["rng"].copy()
-        for name in AGENT_ARRAYS + CELL_ARRAYS:
-            setattr(society, name, data[name].copy())
-        society.last = TickStats(**header["last"])
-    society._setup_tables()
-    return society
+        arrays = {name: data[name] for name in data.files if name != "header"}
+    return Society.from_state(header, arrays)

@@ -3,14 +3,16 @@
 `Society` holds the state and its scratch arrays and steps it with one kernel call a tick
 (`tick.run_tick`: G, M, T, R in the book's order, or the 2019 software's order). It knows
 nothing of text or feelings: whatever couples feelings to the world fills a `TickParams` for
-each tick.
+each tick. Nor does it know how it is measured or saved: `metrics` and `checkpoint` read it
+through its arrays and `state()`, and depend on it, never the other way round.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,10 +23,7 @@ from sugarglass.society.rng import seed_state
 from sugarglass.society.space import look_shortcuts, look_table, rebuild_occupancy
 from sugarglass.society.tick import rule_codes, run_tick
 
-# Agents a block of the metric sums (see metrics.py); here because the society owns the scratch.
-BLOCK = 1 << 14
-
-# The agent arrays, in the order a checkpoint stores them.
+# The agent arrays, in the order `state()` gives them (and a checkpoint stores them).
 AGENT_ARRAYS = ("ids", "cell", "sugar", "spice", "sugar_metabolism", "spice_metabolism",
                 "vision", "age", "max_age", "alive", "next_in_cell")
 CELL_ARRAYS = ("cell_sugar", "cell_spice", "sugar_capacity", "spice_capacity", "head")
@@ -72,7 +71,8 @@ class TickStats:
 
 class Society:
     """A Sugarscape world. Build it with `Society.from_config` (or `Society(rules, landscape,
-    seed)`), advance it with `step`, read its state from the array attributes.
+    seed)`), advance it with `step`, read its state from the array attributes; `state()` and
+    `from_state()` carry all of it across a checkpoint (`checkpoint.save_society`).
 
     Agent arrays (one slot per agent of the first generation; `alive` says which are in use):
     ids, cell (row-major cell index), sugar, spice, sugar_metabolism, spice_metabolism, vision,
@@ -148,9 +148,6 @@ class Society:
         self._values = np.zeros(self.look[0].shape[0])
         self._partner_cells = np.zeros(self.look[0].shape[0], dtype=np.int64)
         self._price_stats = np.zeros(3)
-        self._wealth = np.zeros(n)  # and the two below: scratch of metrics.measure
-        self._block_sums = np.zeros(((n + BLOCK - 1) // BLOCK, 6))
-        self._totals = np.zeros(6)
         self.trade_pairs = self._pairs[:0]
 
     def _renumber_by_position(self) -> None:
@@ -224,30 +221,34 @@ class Society:
                 out[k] = self.sugar[live[slot]]
         return out
 
-    def save(self, path: Path | str) -> Path:
-        """Write the whole state, random generator included, atomically (see checkpoint.py)."""
-        from sugarglass.society.checkpoint import save_society
+    # The whole state, for a checkpoint ----------------------------------------------------
 
-        return save_society(self, Path(path))
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Everything needed to carry on exactly: the scalars (JSON-ready: rules, size, tick,
+        next id, the last tick's stats) and the arrays (generator words, agents, cells), as
+        copies. `from_state` turns them back into a society that steps on bit for bit."""
+        scalars = {
+            "rules": self.rules.model_dump(mode="json"),
+            "width": self.width,
+            "height": self.height,
+            "tick": self.tick,
+            "next_id": self.next_id,
+            "last": asdict(self.last),
+        }
+        arrays = {"rng": self.rng.copy()}
+        arrays |= {name: getattr(self, name).copy() for name in AGENT_ARRAYS + CELL_ARRAYS}
+        return scalars, arrays
 
     @classmethod
-    def load(cls, path: Path | str) -> Society:
-        """A society exactly as saved: stepping it continues the saved run bit for bit."""
-        from sugarglass.society.checkpoint import load_society
-
-        return load_society(Path(path))
-
-
-def warm_up() -> None:
-    """Compile (or load from numba's on-disk cache) every kernel, by stepping a tiny society of
-    each preset; lets a benchmark time the compile apart from the run."""
-    from sugarglass.society.config import resolve_rules
-    from sugarglass.society.landscape import Landscape
-    from sugarglass.society.metrics import measure
-    from sugarglass.society.presets import PRESETS
-
-    capacity = np.full((12, 12), 4.0, dtype=np.float32)
-    for preset in PRESETS:
-        society = Society(resolve_rules(preset, {"agents": 20}), Landscape(capacity, capacity), 0)
-        society.step()
-        measure(society)
+    def from_state(cls, scalars: dict[str, Any], arrays: dict[str, np.ndarray]) -> Society:
+        """The society `state()` described; the derived tables and scratch are rebuilt."""
+        society = cls.__new__(cls)
+        society.rules = Rules(**scalars["rules"])
+        society.width, society.height = int(scalars["width"]), int(scalars["height"])
+        society.tick, society.next_id = int(scalars["tick"]), int(scalars["next_id"])
+        society.last = TickStats(**scalars["last"])
+        society.rng = np.array(arrays["rng"], dtype=np.uint64)
+        for name in AGENT_ARRAYS + CELL_ARRAYS:
+            setattr(society, name, np.array(arrays[name]))
+        society._setup_tables()
+        return society

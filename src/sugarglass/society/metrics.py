@@ -2,19 +2,27 @@
 
 One numba pass over the agents gives the sums; wealth (sugar + spice) is sorted for the Gini.
 Sums run over fixed blocks of agents, each block in parallel and the blocks then added in
-order, so the figures are the same bit for bit whatever the number of threads.
+order, so the figures are the same bit for bit whatever the number of threads. The scratch
+those passes write into belongs to whoever measures (a `Metrics` keeps one for its whole run),
+not to the society: the engine knows nothing of how it is measured.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit, prange
 
-from sugarglass.society.engine import BLOCK, Society
+if TYPE_CHECKING:
+    from sugarglass.society.engine import Society
+
+# Agents a block of the metric sums: the unit of the fixed summation order.
+BLOCK = 1 << 14
 
 COLUMNS = (
     "tick", "population", "births", "deaths", "starved", "died_of_age",
@@ -89,12 +97,33 @@ def gini(values):
     return weighted / (n * total)
 
 
-def measure(society: Society) -> dict[str, float]:
-    """One row of metrics for the society's current state and its last tick."""
+@dataclass(frozen=True)
+class Scratch:
+    """The arrays one measurement writes into, sized for a society's agent slots: reused from
+    tick to tick, so measuring a run allocates nothing."""
+
+    block_sums: np.ndarray
+    totals: np.ndarray
+    wealth: np.ndarray
+
+    @classmethod
+    def for_slots(cls, slots: int) -> Scratch:
+        return cls(np.zeros(((slots + BLOCK - 1) // BLOCK, 6)), np.zeros(6), np.zeros(slots))
+
+    @property
+    def slots(self) -> int:
+        return self.wealth.shape[0]
+
+
+def measure(society: Society, scratch: Scratch | None = None) -> dict[str, float]:
+    """One row of metrics for the society's current state and its last tick. Without
+    `scratch` (sized for `len(society.alive)` slots) it allocates its own."""
     s = society
-    total = s._totals
+    if scratch is None or scratch.slots != s.alive.shape[0]:
+        scratch = Scratch.for_slots(s.alive.shape[0])
+    total = scratch.totals
     inequality = _summarize(s.alive, s.sugar, s.spice, s.vision, s.sugar_metabolism,
-                            s.spice_metabolism, s._block_sums, total, s._wealth)
+                            s.spice_metabolism, scratch.block_sums, total, scratch.wealth)
     count, sugar, spice, vision, m_sugar, m_spice = total.tolist()
     last = s.last
     n = max(count, 1.0)
@@ -129,13 +158,16 @@ def measure(society: Society) -> dict[str, float]:
 class Metrics:
     """Rows of metrics, one a tick, kept as tuples in COLUMNS order (one C-level step to
     store, which matters when a tick itself takes tens of microseconds) and handed out as
-    arrays."""
+    arrays. It keeps the measuring scratch for the society it records."""
 
     def __init__(self) -> None:
         self._rows: list[tuple[float, ...]] = []
+        self._scratch: Scratch | None = None
 
     def record(self, society: Society) -> dict[str, float]:
-        row = measure(society)
+        if self._scratch is None or self._scratch.slots != society.alive.shape[0]:
+            self._scratch = Scratch.for_slots(society.alive.shape[0])
+        row = measure(society, self._scratch)
         self._rows.append(_in_order(row))
         return row
 

@@ -117,6 +117,12 @@ def read_document(path: Path, encoding: str) -> str:
         raw = path.read_bytes()
     except OSError as exc:
         raise ReadError(path, f"cannot open: {exc.strerror or exc}") from None
+    return decode_document(raw, path, encoding)
+
+
+def decode_document(raw: bytes, path: Path, encoding: str) -> str:
+    """A document's bytes (a file, or a member of an export archive) as text; errors name
+    ``path`` and the line."""
     if not raw.strip():
         raise ReadError(path, "file is empty")
     if ascii_compatible(encoding):

@@ -231,15 +231,18 @@
 
   function setupOverlay() {
     const overlay = document.getElementById("overlay");
+    const button = document.getElementById("details"); // for a touch screen, which has no `o` key
     let timer = null;
     const show = (on) => {
       overlay.hidden = !on;
       body.dataset.overlay = on ? "on" : "off";
+      button.setAttribute("aria-pressed", String(on));
       clearInterval(timer);
       if (on) { refreshOverlay().catch(() => {}); timer = setInterval(() => refreshOverlay().catch(() => {}), 1000); }
     };
+    button.addEventListener("click", () => show(overlay.hidden));
     document.addEventListener("keydown", (event) => {
-      if (event.key === "o" || event.key === "O") show(overlay.hidden);
+      if ((event.key === "o" || event.key === "O") && !event.ctrlKey && !event.metaKey && !event.altKey) show(overlay.hidden);
     });
   }
 

@@ -162,24 +162,3 @@ def _carries_manifest(path: Path) -> bool:
         return read_label(path).record is not None
     except Exception:  # noqa: BLE001 - a damaged file is an unlabelled one here
         return False
-    for folder in folders:
-        manifest = folder / "manifest.json"
-        if not manifest.is_file():
-            criterion.note(False, f"{folder}: manifest.json is missing")
-            continue
-        names = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
-        unlabelled = []
-        for name in names:
-            path = folder / name
-            if path.name.endswith(".manifest.json"):
-                continue
-            try:
-                if not path.is_file() or read_label(path).record is None:
-                    unlabelled.append(name)
-            except Exception:  # noqa: BLE001 - a damaged file is an unlabelled one here
-                unlabelled.append(name)
-        if unlabelled:
-            criterion.note(False, f"{folder}: {len(unlabelled)} file(s) without a manifest: {', '.join(unlabelled)}")
-        else:
-            criterion.note(True, f"{folder}: all {len([n for n in names if not n.endswith('.manifest.json')])} files carry their manifest")
-    return criterion

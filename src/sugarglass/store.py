@@ -184,6 +184,14 @@ class FreshFeelings:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def iso_utc(created: float | None) -> str:
+    """A post's time as `sugarglass feelings export` writes it: ISO 8601 in UTC with a `Z`
+    (microseconds only when there are some); empty for a post without a time."""
+    if created is None:
+        return ""
+    return datetime.fromtimestamp(created, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def spreadsheet_safe(row: Iterable[object]) -> list[object]:
     """An export row whose text cells a spreadsheet will not run as a formula (OWASP: a leading
     =, +, -, @, tab or carriage return gets a leading apostrophe). Post ids come from the

@@ -70,3 +70,19 @@ def test_hysteresis_lags_the_colour_on_cooling_only():
     lag = lagged.colour_temperature - lagged.temperature
     assert lag[hot] == pytest.approx(shift)  # cooled through the dead band: the shifted curve
     assert lag.min() >= 0.0 and lag.max() <= shift + 1e-12
+
+
+def test_the_monotone_cubic_is_scipys_pchip():
+    """The curve is computed here so that painting never imports scipy.interpolate (half a
+    second); it must be the same PCHIP, turns, flat runs and uneven spacing included."""
+    from scipy.interpolate import PchipInterpolator
+
+    from sugarglass.canvas.crystal import monotone_cubic
+
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        count = int(rng.integers(3, 9))
+        x = np.cumsum(rng.random(count) + 0.01)
+        y = rng.normal(size=count) * (rng.random(count) > 0.25)
+        t = np.linspace(x[0], x[-1], 2001)
+        np.testing.assert_allclose(monotone_cubic(tuple(x), tuple(y))(t), PchipInterpolator(x, y)(t), rtol=0, atol=1e-11)

@@ -9,6 +9,7 @@ from PIL import Image
 
 from sugarglass.canvas import CanvasConfig, VideoWriter, render_levels, write_png
 from sugarglass.canvas.synthetic import levels_like_2019
+from sugarglass.canvas.yuv import rgb_to_yuv420
 
 SMALL = {"width": 96, "height": 128, "frames_per_tick": 2, "fps": 12}
 
@@ -78,3 +79,47 @@ def test_a_failed_write_leaves_nothing_under_the_final_name(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="even"):
         VideoWriter(target, 63, 48, 10, "mp4")
+
+
+def test_frames_come_out_in_the_order_written_through_the_encoding_thread(tmp_path):
+    """More frames than buffers, some written as RGB and some drawn into free buffers."""
+    shades = [int(v) for v in np.linspace(20, 230, 11)]
+    with VideoWriter(tmp_path / "order.mp4", 64, 48, 10, "mp4", depth=2) as video:
+        for i, shade in enumerate(shades):
+            frame = np.full((48, 64, 3), shade, dtype=np.uint8)
+            if i % 2:
+                video.write(frame)
+            else:
+                buffer = video.buffer()
+                buffer[:] = rgb_to_yuv420(frame)
+                video.submit(buffer)
+    frames, _ = decode(tmp_path / "order.mp4")
+    assert [round(f.mean()) for f in frames] == pytest.approx(shades, abs=2)
+
+
+def test_an_encoder_failure_reaches_the_caller_and_leaves_no_file(tmp_path):
+    target = tmp_path / "painting.mp4"
+    with pytest.raises(RuntimeError, match="encoding painting.mp4 failed"):  # x264 refuses to open
+        with VideoWriter(target, 64, 48, 10, "mp4", preset="no-such-preset", depth=1) as video:
+            for _ in range(4):
+                video.write(np.zeros((48, 64, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_buffer_of_another_shape_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"\(72, 64\) uint8"), VideoWriter(tmp_path / "v.mp4", 64, 48, 10, "mp4") as video:
+        video.submit(np.zeros((48, 64, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_levels_repeats_its_frames_exactly_without_grain(tmp_path):
+    """The demo's path: no grain, the default preset, frames drawn into the encoder's buffers."""
+    levels = levels_like_2019(10, seed=4)
+    config = CanvasConfig(**{**SMALL, "width": 120, "height": 160})
+    a = render_levels(levels, config, tmp_path / "a", seed=2)
+    b = render_levels(levels, config, tmp_path / "b", seed=2)
+    assert a["video"].read_bytes() == b["video"].read_bytes()
+    assert a["png"].read_bytes() == b["png"].read_bytes()
+    frames_a, _ = decode(a["video"])
+    frames_b, _ = decode(b["video"])
+    assert len(frames_a) == 20 and all(np.array_equal(x, y) for x, y in zip(frames_a, frames_b, strict=True))

@@ -115,3 +115,19 @@ def test_grain_is_seeded_and_moves_each_step():
     assert not np.array_equal(before, a.render(90, 120))
     clean = warm_canvas(5).render(90, 120).astype(float)
     assert 5 < np.abs(before - clean).mean() < 15  # about 0.05 x 255 of grain, on average
+
+
+def test_a_state_saved_before_modes_were_kept_continues_from_its_temperature():
+    """Checkpoints written before the plate was stepped in the DCT basis hold no "modes"."""
+    config = CanvasConfig()
+    rows = levels_like_2019(10, seed=7)
+    whole = Canvas(config, seed=2)
+    for row in rows[:5]:
+        whole.step(row)
+    state = {k: v for k, v in whole.state().items() if k != "modes"}
+    resumed = Canvas.from_state(state, config)
+    for row in rows[5:]:
+        whole.step(row)
+        resumed.step(row)
+    np.testing.assert_allclose(resumed.temperature, whole.temperature, atol=1e-9)
+    assert np.abs(resumed.render(90, 120).astype(int) - whole.render(90, 120)).max() <= 1

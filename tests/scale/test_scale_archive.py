@@ -25,7 +25,7 @@ from sugarglass.scale import ClusterError, ParquetSource, ScaleConfig
 from sugarglass.scale.archive import ingest_archive
 from sugarglass.scale.cluster import open_client
 from sugarglass.scale.parquet import read_parquet
-from sugarglass.cli.scale import ingest_parallel
+from sugarglass.scale.archive import ingest_parallel
 from sugarglass.sources import ReadReport
 from sugarglass.store import Store
 from sugarglass.work import load_work

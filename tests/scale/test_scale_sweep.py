@@ -19,7 +19,7 @@ from scale_support import write_work
 from sugarglass.provenance import read_label
 from sugarglass.scale.cluster import ClusterError
 from sugarglass.scale.sweep import SweepError, parse_settings, plan_sweep, run_society
-from sugarglass.cli.scale import run_sweep as sweep
+from sugarglass.scale.sweep import sweep_work as sweep
 from sugarglass.society import COLUMNS
 from sugarglass.work import load_work
 

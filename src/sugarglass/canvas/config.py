@@ -68,7 +68,7 @@ class CanvasConfig(BaseModel):
     fps: PositiveInt = 24
     format: VideoFormat = "mp4"
     quality: int = Field(default=20, ge=0, le=51)  # H.264 CRF (VP9 gets it + 11); lower is better
-    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = "veryfast"  # x264
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = "superfast"  # x264; docs/canvas.md says why
 
     @model_validator(mode="after")
     def _even_size(self) -> CanvasConfig:

@@ -3,23 +3,26 @@
 Every writer writes to a hidden temporary file beside the target and renames it into place only
 when the file is complete, so an interrupted or failed run never leaves a half-written painting
 under the final name. Encoder settings are fixed (thread counts included), so the same frames
-give the same bytes on every run. Metadata goes where the format keeps it: PNG text chunks, MP4
+give the same bytes on every run. Video is encoded on a thread of its own beside the caller's
+drawing, fed frames in order through a small pool of buffers. Metadata goes where the format keeps it: PNG text chunks, MP4
 `mdta` tags, Matroska tags; GIF has no place for it.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import av
-import numba
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from . import yuv
 from .config import VideoFormat
 
 _CODECS = {"mp4": "libx264", "webm": "libvpx-vp9", "gif": "gif"}
@@ -54,46 +57,6 @@ def write_png(path: Path | str, frame: np.ndarray, metadata: dict[str, str] | No
     return path
 
 
-@numba.njit(parallel=True, cache=True)
-def _rgb_to_yuv420(rgb, out):
-    """BT.709 limited-range Y'CbCr 4:2:0 planes, one after another in `out`; chroma from 2 x 2 means.
-
-    Fixed point (coefficients x 2^16), which keeps the inner loops integer and vectorised.
-    """
-    h, w = rgb.shape[0], rgb.shape[1]
-    cb = h * w
-    cr = cb + (h // 2) * (w // 2)
-    for i in numba.prange(h // 2):
-        for di in range(2):
-            y = 2 * i + di
-            for x in range(w):
-                r = np.int32(rgb[y, x, 0])
-                g = np.int32(rgb[y, x, 1])
-                b = np.int32(rgb[y, x, 2])
-                out[y * w + x] = np.uint8((11966 * r + 40254 * g + 4064 * b + 1081344) >> 16)
-        for j in range(w // 2):
-            r = np.int32(0)
-            g = np.int32(0)
-            b = np.int32(0)
-            for di in range(2):
-                for dj in range(2):
-                    r += rgb[2 * i + di, 2 * j + dj, 0]
-                    g += rgb[2 * i + di, 2 * j + dj, 1]
-                    b += rgb[2 * i + di, 2 * j + dj, 2]
-            q = i * (w // 2) + j
-            # on the 2 x 2 sum, hence >> 18 (a quarter of 2^-16); the offset is 128.5, rounding
-            out[cb + q] = np.uint8((-6596 * r - 22189 * g + 28784 * b + 33685504) >> 18)
-            out[cr + q] = np.uint8((28784 * r - 26145 * g - 2639 * b + 33685504) >> 18)
-
-
-def rgb_to_yuv420(frame: np.ndarray) -> np.ndarray:
-    """An even-sized RGB frame as a yuv420p buffer of shape (3h/2, w), the layout PyAV takes."""
-    h, w, _ = frame.shape
-    out = np.empty(h * w * 3 // 2, dtype=np.uint8)
-    _rgb_to_yuv420(frame, out)
-    return out.reshape(h * 3 // 2, w)
-
-
 def default_palette() -> np.ndarray:
     """A fixed 256-colour palette (6 x 7 x 6 colour cube plus greys) for GIFs without their own."""
     levels_rb = np.linspace(0, 255, 6)
@@ -109,6 +72,13 @@ class VideoWriter:
     Use as a context manager; the file appears under its name only after a clean exit.
     `quality` is x264's CRF (VP9 gets it + 11), `preset` x264's speed preset; `palette` (up to 256 RGB rows) is used for GIF
     frames, which are mapped to it with Floyd-Steinberg dithering.
+
+    Encoding runs on a thread of its own, fed through a pool of `depth` frame buffers, so the
+    caller draws the next frame while the last is encoded; with every buffer queued the caller
+    waits. `write(frame)` takes an RGB frame; a renderer that can draw the encoder's layout
+    itself takes a free buffer with `buffer()` (yuv420p (3h/2, w) for mp4 and webm, RGB for gif),
+    fills it and hands it back with `submit(buffer)`. Frames are encoded in the order given, on
+    one thread, so the bytes do not depend on how the two threads happen to interleave.
     """
 
     def __init__(
@@ -122,6 +92,7 @@ class VideoWriter:
         quality: int = 20,
         palette: np.ndarray | None = None,
         preset: str = "veryfast",
+        depth: int = 4,
     ):
         if format not in _CODECS:
             raise ValueError(f"unknown video format {format!r}; known: {', '.join(_CODECS)}")
@@ -129,11 +100,14 @@ class VideoWriter:
             raise ValueError(f"video size and fps must be positive, got {width} x {height} at {fps} fps")
         if format != "gif" and (width % 2 or height % 2):
             raise ValueError(f"{format} video needs an even width and height, got {width} x {height}")
+        if depth < 1:
+            raise ValueError(f"depth must be at least one frame buffer, got {depth}")
         self.path = Path(path)
         self.width, self.height, self.fps, self.format = width, height, fps, format
         self.metadata = dict(metadata or {})
         self.quality = quality
         self.preset = preset
+        self.depth = depth
         self.frames = 0
         colours = default_palette() if palette is None else np.asarray(palette, dtype=np.uint8)[:256]
         self._palette_image = Image.new("P", (1, 1))
@@ -143,6 +117,16 @@ class VideoWriter:
         argb[: len(colours), 1:] = colours
         self._argb = argb
         self._container: av.container.OutputContainer | None = None
+        self._free: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+        self._queued: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._finish = False
+
+    @property
+    def layout(self) -> str:
+        """What a buffer holds: "yuv420p" planes (mp4, webm) or "rgb24" pixels (gif)."""
+        return "rgb24" if self.format == "gif" else "yuv420p"
 
     def __enter__(self) -> Self:
         partial = _partial(self.path)
@@ -161,7 +145,7 @@ class VideoWriter:
         else:
             stream.pix_fmt = "yuv420p"
             context.thread_count = 2  # fixed, so the bytes do not depend on the machine's cores
-            context.colorspace = 1  # BT.709, the matrix rgb_to_yuv420 uses
+            context.colorspace = 1  # BT.709, the matrix of canvas.yuv
             context.color_primaries = 1
             context.color_trc = 1
             context.color_range = 1  # limited ("MPEG") range
@@ -178,36 +162,93 @@ class VideoWriter:
                 "tile-columns": "1",
             }
         self._container, self._stream = container, stream
+        for _ in range(self.depth):
+            self._free.put(yuv.new_buffer(self.height, self.width) if self.layout == "yuv420p"
+                           else np.zeros((self.height, self.width, 3), dtype=np.uint8))
+        self._thread = threading.Thread(target=self._encode_all, name=f"encode {self.path.name}", daemon=True)
+        self._thread.start()
         return self
+
+    def _check_open(self) -> None:
+        if self._container is None:
+            raise RuntimeError("VideoWriter used outside its `with` block")
+        if self._failure is not None:
+            raise RuntimeError(f"encoding {self.path.name} failed: {self._failure}") from self._failure
+
+    def buffer(self) -> np.ndarray:
+        """A free frame buffer in `layout`, holding an earlier frame; waits while all are queued."""
+        self._check_open()
+        buffer = self._free.get()
+        self._check_open()
+        return buffer
+
+    def submit(self, buffer: np.ndarray) -> None:
+        """Queue a buffer from `buffer()`, filled with the next frame, for encoding."""
+        self._check_open()
+        expected = (self.height * 3 // 2, self.width) if self.layout == "yuv420p" else (self.height, self.width, 3)
+        if buffer.shape != expected or buffer.dtype != np.uint8:
+            raise ValueError(f"a {self.layout} buffer of this video is {expected} uint8, got {buffer.shape} {buffer.dtype}")
+        self._queued.put(buffer)
+        self.frames += 1
 
     def write(self, frame: np.ndarray) -> None:
         """Encode one (height, width, 3) uint8 RGB frame."""
-        if self._container is None:
-            raise RuntimeError("VideoWriter.write outside its `with` block")
+        self._check_open()
         frame = _check_frame(frame, self.width, self.height)
+        buffer = self.buffer()
+        if self.layout == "yuv420p":
+            yuv.rgb_to_yuv420(frame, buffer)
+        else:
+            buffer[:] = frame
+        self.submit(buffer)
+
+    def _encode(self, buffer: np.ndarray, index: int) -> None:
         if self.format == "gif":
-            image = Image.fromarray(frame, "RGB").quantize(palette=self._palette_image, dither=Image.Dither.FLOYDSTEINBERG)
+            image = Image.fromarray(buffer, "RGB").quantize(palette=self._palette_image, dither=Image.Dither.FLOYDSTEINBERG)
             video = av.VideoFrame.from_ndarray((np.asarray(image), self._argb), format="pal8")
         else:
-            video = av.VideoFrame.from_ndarray(rgb_to_yuv420(frame), format="yuv420p")
+            video = av.VideoFrame.from_ndarray(buffer, format="yuv420p")  # a copy: the buffer is free after
             video.colorspace, video.color_range = 1, 1
-        video.pts = self.frames
+        video.pts = index
         video.time_base = Fraction(1, self.fps)
         for packet in self._stream.encode(video):
             self._container.mux(packet)
-        self.frames += 1
+
+    def _encode_all(self) -> None:
+        """The encoding thread: frames in order until the end mark; after a failure it only
+        hands buffers back, so the caller never waits for a buffer that cannot come."""
+        index = 0
+        while (buffer := self._queued.get()) is not None:
+            if self._failure is None:
+                try:
+                    self._encode(buffer, index)
+                except BaseException as error:  # reported to the caller by its next call
+                    self._failure = error
+            index += 1
+            self._free.put(buffer)
+        if self._finish and self._failure is None:
+            try:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+            except BaseException as error:
+                self._failure = error
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         partial = _partial(self.path)
-        container, self._container = self._container, None
+        container = self._container
         try:
-            if kind is None:
-                for packet in self._stream.encode():
-                    container.mux(packet)
+            self._finish = kind is None
+            self._queued.put(None)
+            if self._thread is not None:
+                self._thread.join()
+            self._container = None
             container.close()
             if kind is None:
+                if self._failure is not None:
+                    raise RuntimeError(f"encoding {self.path.name} failed: {self._failure}") from self._failure
                 os.replace(partial, self.path)
         finally:
+            self._container = None
             partial.unlink(missing_ok=True)

@@ -126,15 +126,35 @@ class Plate:
             self._factors[dt] = (decay, gain)
         return self._factors[dt]
 
-    def advance(self, temperature: np.ndarray, powers: np.ndarray, dt: float) -> np.ndarray:
-        """The field after `dt` seconds with the elements held at `powers` (W); exact for any dt."""
+    def modes(self, temperature: np.ndarray) -> np.ndarray:
+        """A field (C) in the DCT basis, as a rise over ambient: the form `advance_modes` steps."""
+        return fft.dctn(np.asarray(temperature, dtype=np.float64) - self.config.ambient_c, type=2, norm="ortho")
+
+    def field(self, modes: np.ndarray) -> np.ndarray:
+        """The field (C) of `modes`."""
+        return fft.idctn(modes, type=2, norm="ortho") + self.config.ambient_c
+
+    def source_modes_of(self, powers: np.ndarray) -> np.ndarray:
+        """The source (C/s) of the elements' powers (W) in the DCT basis, (rows, cols)."""
+        return (powers @ self.source_modes).reshape(self.shape)
+
+    def advance_modes(self, modes: np.ndarray, source: np.ndarray, dt: float) -> None:
+        """Step `modes` in place by `dt` seconds under `source` (from `source_modes_of`).
+
+        A renderer that keeps its field in modes pays one inverse transform a frame instead of
+        a transform each way, and the source once a tick instead of once a frame.
+        """
         if not dt >= 0.0 or not np.isfinite(dt):
             raise CanvasInputError(f"plate time step must be a finite number of seconds >= 0, got {dt!r}")
-        ambient = self.config.ambient_c
         decay, gain = self._step_factors(float(dt))
-        modes = fft.dctn(temperature - ambient, type=2, norm="ortho")
-        modes = modes * decay + (powers @ self.source_modes).reshape(self.shape) * gain
-        return fft.idctn(modes, type=2, norm="ortho") + ambient
+        modes *= decay
+        modes += source * gain
+
+    def advance(self, temperature: np.ndarray, powers: np.ndarray, dt: float) -> np.ndarray:
+        """The field after `dt` seconds with the elements held at `powers` (W); exact for any dt."""
+        modes = self.modes(temperature)
+        self.advance_modes(modes, self.source_modes_of(powers), dt)
+        return self.field(modes)
 
     def steady(self, powers: np.ndarray) -> np.ndarray:
         """The field the plate settles to with the elements held at `powers` (W); needs cooling."""

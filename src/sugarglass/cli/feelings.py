@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -86,7 +85,7 @@ def feelings_export(
     work = load_work(work_file)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     partial = csv_path.with_name(csv_path.name + ".partial")
-    from ..store import spreadsheet_safe
+    from ..store import iso_utc, spreadsheet_safe
 
     rows = 0
     with open_store(work, store) as db:
@@ -94,8 +93,7 @@ def feelings_export(
             writer = csv.writer(handle, lineterminator="\r\n")
             writer.writerow(["source", "post_id", "created_at", "language", "non_english", "compound", "compnorm", "pos", "neg", "neu"])
             for source_id, post_id, created, language, non_english, *scores in db.export_rows(db.not_withdrawn(work.signal_sources)):
-                when = datetime.fromtimestamp(created, timezone.utc).isoformat().replace("+00:00", "Z") if created is not None else ""
-                writer.writerow(spreadsheet_safe([source_id, post_id, when, language or "", non_english, *scores]))
+                writer.writerow(spreadsheet_safe([source_id, post_id, iso_utc(created), language or "", non_english, *scores]))
                 rows += 1
         partial.replace(csv_path)
         from ..provenance import label

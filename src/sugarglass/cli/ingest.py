@@ -48,7 +48,7 @@ def ingest(
                 pending[source_id] = 0
 
         if parallel or scheduler:
-            from .scale import ingest_parallel
+            from ..scale.archive import ingest_parallel
 
             results = ingest_parallel(work, db, scheduler=scheduler, sources=source, progress=progress)
         else:

@@ -54,7 +54,7 @@ from sugarglass.canvas import CanvasConfig, colour_table
 from sugarglass.errors import ConsentError, StoreBusy, StoreError
 from sugarglass.erasure import withdraw_receipt, withdraw_source
 from sugarglass.ingest import RECEIPT_ALPHABET, VisitorRefused, ingest_visitor
-from sugarglass.store import Store, spreadsheet_safe
+from sugarglass.store import Store, iso_utc, spreadsheet_safe
 
 from .guard import CSRF_COOKIE, CsrfTokens, Guards, OriginGuard, Refused, SlidingWindow, derive
 from .guard import client_address as _client
@@ -354,14 +354,6 @@ def _withdraw_source(path: Path, source: str, reason: str) -> tuple[int, int]:
 
 EXPORT_COLUMNS = ("source", "post_id", "created_at", "language", "non_english",
                   "compound", "compnorm", "pos", "neg", "neu")
-
-
-def iso_utc(created: float | None) -> str:
-    """A post's time as `sugarglass feelings export` writes it: ISO 8601 in UTC with a `Z`
-    (microseconds only when there are some); empty for a post without a time."""
-    if created is None:
-        return ""
-    return datetime.fromtimestamp(created, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _export_csv(path: Path) -> str:

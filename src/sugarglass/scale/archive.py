@@ -258,3 +258,18 @@ def _merge(report: ReadReport, *parts: ReadReport) -> None:
         report.repeated_at += part.repeated_at[: max(KEPT_PROBLEMS - len(report.repeated_at), 0)]
         report.bad += part.bad
         report.left_out.update(part.left_out)
+
+
+def ingest_parallel(work: Work, store: Store, *, scheduler: str | None = None, partition_rows: int | None = None,
+                    progress: Any = None, sources: list[str] | None = None) -> list[IngestResult]:
+    """Ingest every source of the work (or those named, as ``--source``), large files in
+    partitions scored on the cluster; the store ends as ``ingest_work`` would leave it.
+    ``progress``: a rich ``Progress``, one task per file counting its partitions."""
+    from .cluster import open_client, scale_settings
+
+    scale = scale_settings(work)
+    chosen = [work.source(name) for name in sources] if sources else None
+    check_consents(work, store, sources=sources_to_read(work, store, sources)[0])  # before connecting
+    with open_client(scheduler or scale.scheduler, workers=scale.workers, timeout=scale.connect_timeout) as client:
+        return ingest_archive(work, store, client, partition_rows=partition_rows or scale.partition_rows,
+                              progress=progress, sources=chosen)

@@ -328,3 +328,16 @@ def plot_sweep(table_path: Path, plan: SweepPlan, out_dir: Path) -> list[Path]:
         plt.close(figure)
         written.append(path)
     return written
+
+
+def sweep_work(work: Work, *, settings: dict[str, list], seeds: int, steps: int, scheduler: str | None = None,
+              out_dir: Path, progress: Any = None) -> Path:
+    """Run every combination of ``settings`` for each of ``seeds`` seeds (the work's seed and the
+    ones after it), ``steps`` ticks each; returns the path of the Parquet table (its folder also
+    holds the plots and ``manifest.json``)."""
+    from .cluster import open_client, scale_settings
+
+    scale = scale_settings(work)
+    plan = plan_sweep(work, settings, seeds, steps)
+    with open_client(scheduler or scale.scheduler, workers=scale.workers, timeout=scale.connect_timeout) as client:
+        return run_sweep(work, plan, client, Path(out_dir), progress)

@@ -222,3 +222,14 @@ def fill_store(path: Path, post_ids: tuple[str, ...] = ("=1+1", "b")) -> str:
         store.add_visitor_post("visitors", ingest, post("v1", len(post_ids)), "ABCD-EFGH-JKMN", "score",
                                datetime.now(UTC).isoformat())
     return "ABCD-EFGH-JKMN"
+
+
+def run_coroutine(coroutine):
+    """``asyncio.run`` in a thread of its own: the session's Playwright keeps an event loop
+    running in the main thread once a browser test has started, and asyncio.run refuses to
+    start inside a running loop."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -282,8 +282,13 @@ def test_a_visitor_withdraws_their_words_with_the_receipt(quiet, tmp_path):
     assert client.post("/api/withdraw", data={"receipt": receipt}).status_code == 403  # no CSRF token
     unknown = client.post("/api/withdraw", data={"receipt": "ZZZZ-ZZZZ-ZZZZ", "csrf": token})
     assert unknown.status_code == 404 and "no words are stored" in unknown.json()["error"]
-    page = client.post("/api/withdraw", data={"receipt": receipt, "csrf": token}, headers={"accept": "text/html"})
-    assert page.status_code == 200 and "Withdrawn" in page.text
+    sent = client.post("/api/withdraw", data={"receipt": receipt, "csrf": token}, headers={"accept": "text/html"})
+    assert sent.status_code == 303 and sent.headers["location"] == "/withdraw/done"  # a reload posts nothing again
+    page = client.get("/withdraw/done")
+    assert page.status_code == 200 and "Withdrawn" in page.text and "removed from the store" in page.text
+    assert receipt not in sent.headers["set-cookie"]  # sealed, as the receipt page's cookie
+    stranger, _ = form_client(quiet, "/withdraw")
+    assert "Nothing withdrawn here" in stranger.get("/withdraw/done").text  # the address alone says nothing
     assert client.post("/api/withdraw", data={"receipt": receipt, "csrf": token}).status_code == 404
 
 

@@ -9,7 +9,6 @@ Screenshots of the refusal and of the genuine visitor's thank-you go to /tmp/sug
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_support import fill_store, form_client, running_server, stored_visitors
+from live_support import fill_store, form_client, run_coroutine, running_server, stored_visitors
 from starlette.requests import Request
 
 from sugarglass.errors import SugarglassError
@@ -241,7 +240,7 @@ def test_wrong_admin_tokens_wait_longer_each_time_up_to_a_minute():
 
     def attempt(request: Request) -> Refused | None:
         try:
-            asyncio.run(gate(request))
+            run_coroutine(gate(request))
         except Refused as refused:
             return refused
         return None
@@ -270,7 +269,7 @@ def test_wrong_admin_tokens_wait_longer_each_time_up_to_a_minute():
 def test_a_clock_set_back_does_not_block_anyone_for_longer_than_a_window():
     clock = Clock()
     window = SlidingWindow("visit", 1, 600, b"k", clock=clock)
-    asyncio.run(window.record("10.0.0.1"))
+    run_coroutine(window.record("10.0.0.1"))
     clock.now -= 86400
     assert window.retry_after("10.0.0.1") == 600
     clock.now += 600
@@ -345,12 +344,12 @@ def test_the_limits_file_holds_keyed_hashes_and_forgets_old_rows(tmp_path):
     path = tmp_path / "limits.sqlite"
     store = LimitStore(path, clock=clock)
     window = SlidingWindow("visit", 2, 60, b"k" * 32, store, clock=clock)
-    asyncio.run(window.record("192.168.1.20"))
+    run_coroutine(window.record("192.168.1.20"))
     clock.now += 30
-    asyncio.run(window.record("192.168.1.20"))
+    run_coroutine(window.record("192.168.1.20"))
     assert window.retry_after("192.168.1.20") == pytest.approx(30)
     clock.now += 31
-    asyncio.run(window.record("192.168.1.21"))  # a write also removes rows past their window
+    run_coroutine(window.record("192.168.1.21"))  # a write also removes rows past their window
     store.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with sqlite3.connect(path) as db:

@@ -211,6 +211,9 @@ def normalise_receipt(code: str) -> str:
 RECEIPT_COOKIE = "sg_receipt"
 RECEIPT_PAGE = "/visit/thanks"
 RECEIPT_SECONDS = 120  # as long as the thank-you stays up before the tablet returns to the form
+WITHDRAWN_COOKIE = "sg_withdrawn"
+WITHDRAWN_PAGE = "/withdraw/done"
+WITHDRAWN = "Your words have been removed from the store and leave the painting."
 _SLIP = re.compile(r"([A-Za-z0-9_-]{40})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})")
 
 
@@ -569,8 +572,21 @@ def make_app(
         _limit(withdrawals, request, "too many codes tried from here; please try again in {minutes} minute(s)")
         await withdrawals.record(_client(request))
         removed = await _withdraw_or_404(store(), code)
-        return _message(request, 200, "Withdrawn", "Your words have been removed from the store and leave the painting.",
-                        receipt=code, removed=removed)
+        if _wants_html(request):  # as after sending: a reload of the result withdraws nothing twice
+            response = RedirectResponse(WITHDRAWN_PAGE, status_code=303, headers=NO_STORE)
+            response.set_cookie(WITHDRAWN_COOKIE, slips.seal(code), max_age=RECEIPT_SECONDS, path=WITHDRAWN_PAGE,
+                                httponly=True, samesite="strict", secure=request.url.scheme == "https")
+            return response
+        return JSONResponse({"message": WITHDRAWN, "receipt": code, "removed": removed}, headers=NO_STORE)
+
+    async def withdrawn_page(request: Request) -> Response:
+        """The result of a browser's withdrawal, shown only to the browser that made it (the same
+        sealed cookie as the receipt page's): anyone else opening the address is told nothing."""
+        if slips.open(request.cookies.get(WITHDRAWN_COOKIE, "")) is None:
+            return _page("message.html", title="Nothing withdrawn here",
+                         message="A withdrawal is confirmed for two minutes, on the device that made it. "
+                                 "To withdraw words, enter their receipt code at /withdraw.")
+        return _page("message.html", title="Withdrawn", message=WITHDRAWN)
 
     # admin
     async def pause(request: Request) -> Response:
@@ -619,6 +635,7 @@ def make_app(
     routes = [
         Route("/", index), Route("/charts", charts), Route("/favicon.ico", favicon), Route("/visit", visit_form),
         Route(RECEIPT_PAGE, receipt_page), Route("/withdraw", withdraw_form),
+        Route(WITHDRAWN_PAGE, withdrawn_page),
         Route("/api/painting", painting_json), Route("/api/state", state), Route("/api/metrics", metrics),
         Route("/api/visit", visit, methods=["POST"]), Route("/api/withdraw", withdraw, methods=["POST"]),
         Route("/admin/pause", pause, methods=["POST"]), Route("/admin/resume", resume, methods=["POST"]),

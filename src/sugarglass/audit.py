@@ -126,13 +126,14 @@ def _in_force(name: str, record, today: date, what: str) -> tuple[bool, str]:
                   f"on {record.granted_at}")
 
 
-# What a folder holds beside its outputs: records about the outputs, and a live run's own state.
-NOT_OUTPUTS = {"manifest.json", "withdrawn-data.json", "secret.key", "limits.sqlite", "limits.sqlite-wal", "limits.sqlite-shm"}
-
-
 def _labels(work, store: Store, kind: str = "run") -> Criterion:
     """Every file in every output folder of the work, not only those its manifest lists: a file
     the manifest does not name and that carries no manifest of its own is unlabelled."""
+    from .erasure import NOTICE
+    from .live.guard import LIMITS_FILE, SECRET_FILE
+
+    # what a folder holds beside its outputs: records about them, and a live run's own state
+    not_outputs = {"manifest.json", NOTICE, SECRET_FILE, *(LIMITS_FILE + end for end in ("", "-wal", "-shm"))}
     criterion = Criterion("Outputs are labelled")
     kinds = ("run", "live") if kind == "run" else (kind,)
     folders = [Path(f) for (f,) in store.db.execute(
@@ -147,7 +148,7 @@ def _labels(work, store: Store, kind: str = "run") -> Criterion:
         listed = set(json.loads(manifest.read_text(encoding="utf-8")).get("files", {})) if manifest.is_file() else set()
         files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
                        if p.is_file() and "checkpoints" not in p.relative_to(folder).parts)
-        outputs = [name for name in files if name not in NOT_OUTPUTS and not name.endswith(".manifest.json")]
+        outputs = [name for name in files if name not in not_outputs and not name.endswith(".manifest.json")]
         unlabelled = [name for name in outputs if name not in listed and not _carries_manifest(folder / name)]
         if unlabelled:
             criterion.note(False, f"{folder}: {len(unlabelled)} of {len(outputs)} file(s) without a manifest: "

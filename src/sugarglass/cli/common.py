@@ -7,7 +7,8 @@ typer and rich; each command imports what it needs when it runs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -121,34 +122,30 @@ def load_work(path: Path) -> Work:
     return load(path)
 
 
-class kernels_notice:
+@contextmanager
+def kernels_notice(progress: Progress) -> Iterator[None]:
     """Say once, while numba compiles a kernel that is not in its cache yet, why the bar
     stands still: the first run compiles the society's and the canvas's kernels (about a
-    minute on two cores); every later run loads them from the cache in a moment."""
+    minute on two cores); every later run loads them from the cache in a moment. numba sends
+    its compile event only on a cache miss, so a warm run says nothing."""
+    from numba.core import event
 
-    def __init__(self, progress: Progress):
-        self.progress, self.said = progress, False
+    said = False
 
-    def __enter__(self) -> kernels_notice:
-        from numba.core import event
+    class Listener(event.Listener):
+        def on_start(self, _event: object) -> None:
+            nonlocal said
+            if not said:
+                said = True
+                progress.console.print("compiling the society's and the painting's kernels "
+                                       "(first run only: later runs load them from the cache)")
 
-        notice = self
+        def on_end(self, _event: object) -> None:
+            pass
 
-        class Listener(event.Listener):
-            def on_start(self, _event: object) -> None:
-                if not notice.said:
-                    notice.said = True
-                    notice.progress.console.print("compiling the society's and the painting's kernels "
-                                                  "(first run only: later runs load them from the cache)")
-
-            def on_end(self, _event: object) -> None:
-                pass
-
-        self.listener = Listener()
-        event.register("numba:compile", self.listener)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        from numba.core import event
-
-        event.unregister("numba:compile", self.listener)
+    listener = Listener()
+    event.register("numba:compile", listener)
+    try:
+        yield
+    finally:
+        event.unregister("numba:compile", listener)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -85,6 +86,7 @@ def feelings_export(
     work = load_work(work_file)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     partial = csv_path.with_name(csv_path.name + ".partial")
+    from ..files import fsync_folder
     from ..store import iso_utc, spreadsheet_safe
 
     rows = 0
@@ -95,7 +97,10 @@ def feelings_export(
             for source_id, post_id, created, language, non_english, *scores in db.export_rows(db.not_withdrawn(work.signal_sources)):
                 writer.writerow(spreadsheet_safe([source_id, post_id, iso_utc(created), language or "", non_english, *scores]))
                 rows += 1
+            handle.flush()
+            os.fsync(handle.fileno())  # "wrote N rows" is said of rows on the disk
         partial.replace(csv_path)
+        fsync_folder(csv_path.parent)
         from ..provenance import label
 
         sidecar = label(csv_path, feelings_manifest(work, db, {"export": {"rows": rows, "times": "ISO 8601, UTC"}}))

@@ -56,7 +56,7 @@ def run(
         work, force = small(work), True
     folder = run_folder(work, seed, out, force=force, suffix="-preview" if preview else "")
     with open_store(work, store) as db, bar() as progress, kernels_notice(progress):
-        result = run_work(work, db, seed=seed, steps=steps, out_dir=folder, force=force, progress=progress)
+        result = run_work(work, db, seed=seed, steps=steps, out_dir=folder, progress=progress)  # folder already claimed
     console.print(escape(f"{work.title or work.name}: {result.steps} ticks in {shown(result.out_dir)}"), highlight=False)
     table = Table()
     table.add_column("file")

@@ -31,7 +31,7 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 
-from sugarglass.affect import LanguageGuesser, make_analyzer  # noqa: E402
+from sugarglass.affect import Analyzers, LanguageGuesser  # noqa: E402
 from sugarglass.ingest import file_sha256, store_posts  # noqa: E402
 from sugarglass.scale import ParquetSource  # noqa: E402
 from sugarglass.scale.archive import ingest_archive  # noqa: E402
@@ -150,7 +150,7 @@ def main() -> None:
             with Store(folder / "serial.sqlite") as store, PeakRss() as rss:
                 report = ReadReport(archive, "fail")
                 start = time.perf_counter()
-                result = store_posts(work, source, store, make_analyzer("vader"), LanguageGuesser(), file_sha256(archive),
+                result = store_posts(work, source, store, Analyzers(), LanguageGuesser(), file_sha256(archive),
                                      read_parquet(source, archive, report), report)
                 rates["serial"] = args.n / (time.perf_counter() - start)
             assert result.read == args.n

@@ -39,12 +39,12 @@ def visit(store_path: Path, text: str, scope: str = "keep-text") -> str:
     """A visitor's message stored as the visitor form stores it; returns the receipt code."""
     from datetime import datetime, timezone
 
-    from sugarglass.affect import LanguageGuesser, make_analyzer
+    from sugarglass.affect import Analyzers, LanguageGuesser
     from sugarglass.ingest import ingest_visitor
     from sugarglass.store import Store
 
     with Store(store_path) as store:
-        return ingest_visitor(store, make_analyzer("vader"), LanguageGuesser(), text, scope, datetime.now(timezone.utc))
+        return ingest_visitor(store, Analyzers(), LanguageGuesser(), text, scope, datetime.now(timezone.utc))
 
 
 def small_demo_work(folder: Path, live: dict, **changes) -> Path:

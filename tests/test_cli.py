@@ -47,7 +47,7 @@ def test_ingest_feelings_export_consent_and_withdraw(demo, tmp_path):
     with (tmp_path / "feelings.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 336
-    assert set(rows[0]) == {"source", "post_id", "created_at", "language", "non_english", "compound", "compnorm", "pos", "neg", "neu"}
+    assert set(rows[0]) == {"source", "post_id", "created_at", "language", "non_english", "compound", "compnorm", "pos", "neg", "neu", "analyzer"}
     assert rows[0]["post_id"] == "p0001" and rows[0]["created_at"].endswith("Z")
     assert [r["created_at"] for r in rows] == sorted(r["created_at"] for r in rows)
 

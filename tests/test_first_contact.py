@@ -84,7 +84,8 @@ def test_uncommenting_the_artists_source_without_filling_it_in_is_refused(tmp_pa
     assert invoke("init", "piece").exit_code == 0
     work = tmp_path / "piece" / "work.toml"
     lines = work.read_text(encoding="utf-8").splitlines()
-    start = lines.index("# [[sources]]")
+    own = next(i for i, line in enumerate(lines) if line.startswith("# Your own words"))
+    start = lines.index("# [[sources]]", own)
     end = lines.index("", start)
     lines[start:end] = [line[2:] if line.startswith("# ") else "" for line in lines[start:end]]
     work.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -235,7 +235,7 @@ def test_a_schema_1_store_is_keyed_again_and_takes_no_old_post_twice(make_work, 
         ingest_work(work, store)
     _schema_1(tmp_path / "s.sqlite", {"1": "STUPID rain", "50": "Quiet day"})
     with Store(tmp_path / "s.sqlite") as store:
-        assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+        assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
         keys = dict(store.db.execute("SELECT source_id, text_key FROM posts"))
         assert keys["kept"] == duplicate_key("STUPID rain") and keys["scored"].startswith("folded:")
         write_csv(tmp_path / "kept.csv", ["STUPID rain", "stupid rain"])

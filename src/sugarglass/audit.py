@@ -54,8 +54,10 @@ def _consent(work: Work, store: Store, today: date) -> Criterion:
         if texts and not c.keeps_text:
             criterion.note(False, f"{source.id}: {texts} texts stored although the scope is 'score'")
             continue
+        account = store.account_signals(source.id)
+        refused = f"; the account refuses ({account['refused']}), so nothing is read" if account and account["refused"] else ""
         criterion.note(True, f"{source.id}: {c.basis}, scope {c.scope}, {c.licence}, granted by {c.granted_by} "
-                             f"on {c.granted_at}; {counts.get(source.id, {}).get('posts', 0)} posts stored")
+                             f"on {c.granted_at}; {counts.get(source.id, {}).get('posts', 0)} posts stored{refused}")
     for name, row in stored.items():
         if name not in {s.id for s in work.sources} and not row["withdrawn_at"] and row["posts"] and name != "visitors":
             criterion.note(False, f"{name}: {row['posts']} posts stored from a source this work no longer declares")
@@ -63,12 +65,12 @@ def _consent(work: Work, store: Store, today: date) -> Criterion:
 
 
 def _models(work: Work) -> Criterion:
-    from .affect import make_analyzer
+    from .affect import make_analyzers
 
     criterion = Criterion("Models are local, or trained only on the artist's own data")
-    analyzer = make_analyzer(work.analyzer.name)
-    criterion.note(True, f"scoring: {analyzer.name} {analyzer.version}, a rule-based lexicon shipped inside its "
-                         f"package and run on this machine ({analyzer.licence}); nothing is sent anywhere")
+    for analyzer in make_analyzers(work.analyzer).by_language.values():
+        criterion.note(True, f"scoring {analyzer.language}: {analyzer.name} {analyzer.version}, a rule-based lexicon shipped "
+                             f"inside its package and run on this machine ({analyzer.licence}); nothing is sent anywhere")
     criterion.note(True, "no generative model is used by this work")
     return criterion
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from .affect import Analyzer, LanguageGuesser, clean, make_analyzer
+from .affect import Analyzers, LanguageGuesser, clean, make_analyzers
 from .affect.cleaning import LEGACY_KEY, Cleaned, folded_key
 from .errors import ReadError, SugarglassError
 from .records import Post, ScoredPost
@@ -23,7 +24,10 @@ from .sources import ReadReport, read_source
 from .consent import Consent
 from .store import VISITORS, NewPost, Store, receipt_digest
 from .sources.feeds import FeedFetch, fetch_feed
-from .work import FeedSource, Source, Work
+from .sources.social import AccountFetch
+from .work import BlueskySource, FeedSource, MastodonSource, Source, Work
+
+log = logging.getLogger("sugarglass.ingest")
 
 BATCH = 2000
 
@@ -100,7 +104,7 @@ def ingest_work(
     work: Work,
     store: Store,
     *,
-    analyzer: Analyzer | None = None,
+    analyzer: Analyzers | None = None,
     sources: list[str] | None = None,
     on_post: Callable[[str], None] | None = None,
 ) -> list[IngestResult]:
@@ -111,8 +115,8 @@ def ingest_work(
     merely not read, and its dates are the artist's promise to its authors."""
     chosen, skipped = sources_to_read(work, store, sources)
     check_consents(work, store, sources=chosen)
-    analyzer = analyzer or make_analyzer(work.analyzer.name)
-    guesser = LanguageGuesser()
+    analyzer = analyzer or make_analyzers(work.analyzer)
+    guesser = LanguageGuesser(work.analyzer.guess_among)
     results: list[IngestResult] = []
     for source in work.sources if sources is None else chosen:
         if source.id in skipped:
@@ -126,7 +130,7 @@ def ingest_source(
     work: Work,
     source: Source,
     store: Store,
-    analyzer: Analyzer,
+    analyzer: Analyzers,
     guesser: LanguageGuesser,
     on_post: Callable[[str], None] | None = None,
 ) -> list[IngestResult]:
@@ -137,6 +141,8 @@ def ingest_source(
     if isinstance(source, FeedSource):
         report = ReadReport(source.url, source.on_error)
         return [ingest_feed(work, source, store, analyzer, guesser, fetch_feed(source, report), report)]
+    if isinstance(source, MastodonSource | BlueskySource):
+        return [read_and_ingest_account(work, source, store, analyzer, guesser)]
     path = work.resolve(source.path)
     if not path.is_dir():
         return [ingest_file(work, source, path, store, analyzer, guesser, on_post)]
@@ -155,7 +161,7 @@ def ingest_file(
     source: Source,
     path: Path,
     store: Store,
-    analyzer: Analyzer,
+    analyzer: Analyzers,
     guesser: LanguageGuesser,
     on_post: Callable[[str], None] | None = None,
     id_prefix: str = "",
@@ -168,34 +174,81 @@ def ingest_file(
     return store_posts(work, source, store, analyzer, guesser, digest, items, report, on_post)
 
 
-def ingest_feed(work: Work, source: FeedSource, store: Store, analyzer: Analyzer, guesser: LanguageGuesser,
+def ingest_feed(work: Work, source: FeedSource, store: Store, analyzer: Analyzers, guesser: LanguageGuesser,
                 fetched: FeedFetch, report: ReadReport) -> IngestResult:
     """Store what one fetch of a feed gave: the items its publisher has not opted out of
     (``report`` is the one the fetch counted its refusals in)."""
     return store_posts(work, source, store, analyzer, guesser, fetched.body_sha256 or "failed fetch", fetched.posts, report)
 
 
+def read_and_ingest_account(work: Work, source: MastodonSource | BlueskySource, store: Store, analyzer: Analyzers,
+                            guesser: LanguageGuesser) -> IngestResult:
+    """Read a Mastodon or Bluesky account from where the last ingest stopped and store what is
+    new. A rate limit is waited out (up to the source's ``max_rate_wait_seconds``); a failure
+    raises, or under ``on_error = "skip"`` is counted and stores nothing."""
+    import httpx
+
+    from .sources.accounts import read_account
+
+    report = ReadReport(source.location, source.on_error)
+    with httpx.Client() as client:
+        try:
+            fetched = read_account(source, client, report, store.source_cursor(source.id), wait=True)
+        except ReadError as exc:
+            if source.on_error == "fail":
+                raise
+            report.bad_record(None, str(exc))
+            return IngestResult(source.id, source.location, "", report=report)
+    return ingest_account(work, source, store, analyzer, guesser, fetched, report)
+
+
+def ingest_account(work: Work, source: MastodonSource | BlueskySource, store: Store, analyzer: Analyzers,
+                   guesser: LanguageGuesser, fetched: AccountFetch, report: ReadReport) -> IngestResult:
+    """Store one read of an account, and what the account said of being read, in the consent
+    ledger. An account that refuses (its signal named in ``fetched.refused``) is not read; if the
+    store holds its posts from before it said so, they are withdrawn, as if its author had
+    asked: the refusal is theirs, the work only hears it late."""
+    with store.transaction():
+        store.register(source.id, source.kind, source.location, source.consent)
+        store.record_signals(source.id, fetched.signals, fetched.refused)
+    if fetched.refused:
+        log.info("%s %s refused: %s", source.kind, source.location, fetched.refused)
+        note = f"refused by {source.location}: {fetched.refused}"
+        held = store.counts().get(source.id, {}).get("posts", 0)
+        if held:
+            store.withdraw(source.id, reason=f"{source.location}: {fetched.refused}")
+            note += f"; its {held} stored post{'s' * (held != 1)} withdrawn"
+        return IngestResult(source.id, source.location, "", skipped=note)
+    cursor = (source.id, fetched.cursor) if fetched.cursor else None
+    return store_posts(work, source, store, analyzer, guesser, fetched.body_sha256, fetched.posts, report, cursor=cursor)
+
+
 def store_posts(
     work: Work,
     source: Source,
     store: Store,
-    analyzer: Analyzer,
+    analyzer: Analyzers,
     guesser: LanguageGuesser,
     content_sha256: str,
     items: Iterable[Post | ScoredPost],
     report: ReadReport,
     on_post: Callable[[str], None] | None = None,
+    cursor: tuple[str, str] | None = None,
 ) -> IngestResult:
     """Clean, deduplicate, score and store posts of one source in one transaction.
 
     ``items`` may be a lazy reader: it is not touched when content with this hash was already
-    ingested by this analyzer. Feeds and watched folders come through here as files do."""
+    ingested by this analyzer. Feeds and watched folders come through here as files do; an
+    account's ``cursor`` (its name and where the next read starts) is kept in the same
+    transaction as its posts, so a kill between them can neither skip posts nor take them twice."""
     result = IngestResult(source.id, report.path, content_sha256)
     keep_text = source.consent.keeps_text
     skip_foreign = work.analyzer.non_english == "skip"
     with store.transaction():
         store.check_not_withdrawn(source.id)  # a watched file or a feed withdrawn while a live run polls it
         store.register(source.id, source.kind, source.location, source.consent)
+        if cursor is not None:
+            store.set_source_cursor(*cursor)
         if store.already_ingested(source.id, content_sha256, analyzer.name, analyzer.version):
             result.unchanged = True
             return result
@@ -255,29 +308,35 @@ def prepare_post(
     item: Post | ScoredPost,
     keep_text: bool,
     guesser: LanguageGuesser,
-    analyzer: Analyzer,
+    analyzer: Analyzers,
     known_keys: set[str],
     report: ReadReport,
     skip_foreign: bool,
     legacy: bool = False,
 ) -> NewPost | None:
-    """Clean, deduplicate and score one post; None when it is left out (and counted)."""
+    """Clean, deduplicate and score one post with the analyzer for its language (its declared
+    language, else the guess); None when it is left out (and counted). A post in a language the
+    work has no analyzer for is left out under ``skip_foreign``, else scored by English VADER
+    and flagged, as in 2019."""
     created = item.created_at.timestamp() if item.created_at else None
     if isinstance(item, ScoredPost):
         s = item.scores
         return NewPost(item.id, item.line, created, None, None, None, False, (s.compound, s.compnorm, s.pos, s.neg, s.neu))
-    cleaned = clean(item.text, guesser)
+    cleaned = clean(item.text, guesser, item.language)
     if not cleaned.text:
         report.leave_out("empty after cleaning")
         return None
     if is_duplicate(cleaned, known_keys, legacy):
         report.leave_out("duplicate text")
         return None
-    if skip_foreign and not cleaned.is_english:
-        report.leave_out("not English")
-        return None
+    scorer = analyzer.for_language(cleaned.language)
+    if scorer is None:
+        if skip_foreign:
+            report.leave_out("not English" if analyzer.languages == ["en"] else "no analyzer for its language")
+            return None
+        scorer = analyzer.english
     known_keys.add(cleaned.key)
-    s = analyzer.score(cleaned.text)
+    s = scorer.score(cleaned.text)
     return NewPost(
         item.id,
         item.line,
@@ -287,6 +346,7 @@ def prepare_post(
         cleaned.language,
         not cleaned.is_english,
         (s.compound, s.compnorm, s.pos, s.neg, s.neu),
+        scorer.name,
     )
 
 
@@ -315,7 +375,7 @@ def visitor_consent(day: date) -> Consent:
     )
 
 
-def ingest_visitor(store: Store, analyzer: Analyzer, guesser: LanguageGuesser, text: str, scope: str,
+def ingest_visitor(store: Store, analyzer: Analyzers, guesser: LanguageGuesser, text: str, scope: str,
                    received_at: datetime, skip_foreign: bool = False) -> str:
     """Store a visitor's message and return its receipt code: the code exists only once the
     message (its scores, and its words under ``keep-text``) is committed, so every receipt
@@ -327,8 +387,10 @@ def ingest_visitor(store: Store, analyzer: Analyzer, guesser: LanguageGuesser, t
     post = Post("visitor", text, received_at, VISITORS, 0)
     new = prepare_post(post, scope == "keep-text", guesser, analyzer, set(), report, skip_foreign)
     if new is None:
-        if "not English" in report.left_out:
-            raise VisitorRefused("this work reads words in English only; please write your message in English")
+        if "not English" in report.left_out or "no analyzer for its language" in report.left_out:
+            languages = analyzer.describe_languages()
+            raise VisitorRefused(f"this work reads words in {languages} only; please write your message in "
+                                 + ("English" if languages == "English" else "one of them"))
         raise VisitorRefused("your message has no words left once links, @names and markup are taken out; "
                              "please write a few words of your own")
     for _ in range(4):

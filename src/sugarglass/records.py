@@ -12,6 +12,8 @@ class Post:
 
     ``line`` is where it starts in its file (1-based), so a later stage can still point at it.
     ``created_at`` is timezone-aware UTC, or None for sources that only have an order.
+    ``language`` is the ISO 639 code the author declared (Mastodon's ``language``, Bluesky's
+    ``langs``), None where the source declares none and the classifier must guess.
     """
 
     id: str
@@ -19,6 +21,7 @@ class Post:
     created_at: datetime | None
     source: str
     line: int
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,12 +88,14 @@ def label_folder(folder: Path, written: list[Path], manifest: dict, work: Work, 
 
 
 def analyzer_record(work: Work) -> dict:
-    """The analyzer and its lexicon, with version and licence, for a manifest."""
-    from .affect import make_analyzer
+    """The analyzers and their lexicons, with versions and licences, for a manifest: English
+    VADER's at the top (as manifests have always named it), every language's under ``languages``."""
+    from .affect import make_analyzers
 
-    analyzer = make_analyzer(work.analyzer.name)
-    return {"name": analyzer.name, "version": analyzer.version, "licence": analyzer.licence,
-            "lexicon": getattr(analyzer, "lexicon", analyzer.name), "non_english": work.analyzer.non_english}
+    analyzers = make_analyzers(work.analyzer)
+    english = analyzers.english
+    return {"name": english.name, "version": english.version, "licence": english.licence, "lexicon": english.lexicon,
+            "non_english": work.analyzer.non_english, "languages": analyzers.record()}
 
 
 class FolderTaken(SugarglassError):
@@ -222,7 +224,8 @@ def run_work(work: Work, store: Store, *, seed: int | None = None, steps: int | 
     manifest = build_manifest(
         work=work, sources=store.provenance(used), analyzer=analyzer_record(work), seed=seed,
         steps=plan.steps, provenance=work.provenance,
-        sections={"signal": {**work.signal.model_dump(mode="json"), "ticks": len(signal), "posts": int(signal.count.sum())},
+        sections={"signal": {**work.signal.model_dump(mode="json"), "ticks": len(signal), "posts": int(signal.count.sum()),
+                             "languages": store.language_totals(used)},
                   **settings_sections(work)},
     )
     files["manifest"] = label_folder(out_dir, sorted(set(files.values())), manifest, work, signer)

@@ -24,8 +24,9 @@ from .affect.cleaning import LEGACY_KEY, duplicate_key
 from .consent import Consent
 from .errors import ConsentError, StoreBusy, StoreError
 
-SCHEMA_VERSION = 2
-"""2: duplicate keys hash the cleaned text exactly; 1 folded it for case (see ``_exact_keys``)."""
+SCHEMA_VERSION = 3
+"""3: each post names the analyzer that scored it, accounts' signals are kept in a ledger;
+2: duplicate keys hash the cleaned text exactly; 1 folded it for case (see ``_exact_keys``)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,6 +76,7 @@ CREATE TABLE IF NOT EXISTS posts (
     language TEXT,
     non_english INTEGER NOT NULL DEFAULT 0,
     ingest_id INTEGER NOT NULL REFERENCES ingests(id),
+    analyzer TEXT,
     UNIQUE (source_id, post_id),
     UNIQUE (source_id, text_key)
 );
@@ -108,6 +110,13 @@ CREATE TABLE IF NOT EXISTS outputs (
     work TEXT NOT NULL,
     sources TEXT NOT NULL,
     created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS account_signals (
+    id INTEGER PRIMARY KEY,
+    source_id TEXT NOT NULL,
+    checked_at TEXT NOT NULL,
+    signals TEXT NOT NULL,
+    refused TEXT
 );
 CREATE INDEX IF NOT EXISTS posts_by_time ON posts (created_at, source_id, seq);
 CREATE INDEX IF NOT EXISTS posts_by_ingest ON posts (ingest_id);
@@ -145,6 +154,7 @@ class NewPost:
     language: str | None
     non_english: bool
     scores: tuple[float, float, float, float, float]
+    analyzer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +190,10 @@ class FreshFeelings:
     def __len__(self) -> int:
         return len(self.feelings["compound"])
 
+
+EXPORT_COLUMNS = ("source", "post_id", "created_at", "language", "non_english",
+                  "compound", "compnorm", "pos", "neg", "neu", "analyzer")
+"""The columns of every export of stored feelings (``sugarglass feelings export``, /admin/export)."""
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -226,7 +240,7 @@ class Store:
         that is current is only read, so opening one never waits for another writer (the live
         run's ingest, a visitor's message)."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() if self._has_meta() else None
-        if row is not None and int(row[0]) not in (1, SCHEMA_VERSION):
+        if row is not None and int(row[0]) not in (1, 2, SCHEMA_VERSION):
             raise StoreError(f"{self.path}: store schema {row[0]}, this Sugarglass reads {SCHEMA_VERSION}")
         if row is not None and int(row[0]) == SCHEMA_VERSION and self._has_every_index():
             return
@@ -235,9 +249,15 @@ class Store:
             found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if found is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif int(found[0]) == 1:  # read again inside the transaction: another process may have moved it on
+                return
+            # read again inside the transaction: another process may have moved it on
+            if int(found[0]) == 1:
                 self._exact_keys()
-                self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+            if int(found[0]) < 3:
+                columns = {r[1] for r in self.db.execute("PRAGMA table_info(posts)")}
+                if "analyzer" not in columns:  # older posts: the analyzer of their ingest scored them
+                    self.db.execute("ALTER TABLE posts ADD COLUMN analyzer TEXT")
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
     def _exact_keys(self) -> None:
         """Schema 1 to 2: a post's duplicate key was the hash of its text folded for case; now it
@@ -363,7 +383,8 @@ class Store:
 
     def provenance(self, source_ids: Iterable[str]) -> list[dict]:
         """For a manifest: each source's newest consent record, the file and analyzer of its
-        newest ingest, and how many of its posts the store holds now."""
+        newest ingest, how many of its posts the store holds now, in which languages and scored
+        by which analyzer, and (for an account) what it last said of being read."""
         summaries = []
         for source_id in source_ids:
             consent = self.db.execute(
@@ -376,15 +397,26 @@ class Store:
             ).fetchone()
             kind_path = self.db.execute("SELECT kind, path FROM sources WHERE id = ?", (source_id,)).fetchone()
             posts = self.db.execute("SELECT count(*) FROM posts WHERE source_id = ?", (source_id,)).fetchone()[0]
+            account = self.account_signals(source_id)
+            if ingest is None and account is not None and account["refused"]:  # asked, and said no: nothing read
+                ingest = ("", "", "", "", account["checked_at"])
             if consent is None or ingest is None or kind_path is None:
                 raise StoreError(f"{self.path}: source {source_id!r} has not been ingested")
             keys = ("granted_by", "basis", "scope", "licence", "granted_at", "evidence", "expires", "record_sha256")
-            summaries.append({
+            summary = {
                 "id": source_id, "kind": kind_path[0], "path": kind_path[1], "file_sha256": ingest[0],
                 "ingested_at": ingest[4], "posts": posts, "consent": dict(zip(keys, consent)),
-                "analyzer": {"name": ingest[1], "version": ingest[2], "licence": ingest[3]},
-            })
+                "analyzer": {"name": ingest[1], "version": ingest[2], "licence": ingest[3]} if ingest[1] else {},
+                "languages": self.languages([source_id]),
+            }
+            if account is not None:
+                summary["account"] = account
+            summaries.append(summary)
         return summaries
+
+    def language_totals(self, source_ids: Iterable[str]) -> dict[str, int]:
+        """How many posts of each language these sources hold (``?``: could not be told)."""
+        return {language: sum(by.values()) for language, by in self.languages(source_ids).items()}
 
     def add_visitor_post(self, source_id: str, ingest_id: int, post: NewPost, receipt: str, scope: str, received_at: str) -> None:
         """A visitor's message with its own consent: the scope the visitor chose, and the hash
@@ -425,6 +457,66 @@ class Store:
         with self.transaction():
             self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                             (f"live-cursor:{folder.resolve()}", str(ingest)))
+
+    def source_cursor(self, source_id: str) -> str | None:
+        """Where an account's next read starts (a status id, a record key, a Jetstream time), as
+        the last ingest that stored its posts left it."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (f"source-cursor:{source_id}",)).fetchone()
+        return None if row is None else row[0]
+
+    def set_source_cursor(self, source_id: str, cursor: str) -> None:
+        """Inside the transaction that stores the posts the cursor is past."""
+        self.db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (f"source-cursor:{source_id}", cursor))
+
+    def record_signals(self, source_id: str, signals: dict, refused: str | None) -> None:
+        """Keep what an account says of being read (``indexable``, ``discoverable``, its labels)
+        and whether it refused, in the consent ledger: a row each time it changes."""
+        text = json.dumps(signals, sort_keys=True, default=str)
+        last = self.db.execute("SELECT signals, refused FROM account_signals WHERE source_id = ? ORDER BY id DESC LIMIT 1",
+                               (source_id,)).fetchone()
+        if last != (text, refused):
+            self.db.execute("INSERT INTO account_signals (source_id, checked_at, signals, refused) VALUES (?, ?, ?, ?)",
+                            (source_id, now(), text, refused))
+
+    def account_signals(self, source_id: str) -> dict | None:
+        """The newest signals recorded for an account, with when and whether it refused."""
+        row = self.db.execute("SELECT checked_at, signals, refused FROM account_signals WHERE source_id = ?"
+                              " ORDER BY id DESC LIMIT 1", (source_id,)).fetchone()
+        return None if row is None else {"checked_at": row[0], "signals": json.loads(row[1]), "refused": row[2]}
+
+    def delete_posts(self, source_id: str, post_ids: Sequence[str], reason: str) -> int:
+        """Delete posts their author deleted (a Jetstream ``delete``), logged like a withdrawal
+        (how many, never which); returns how many the store held."""
+        with self.transaction():
+            removed = 0
+            for post_id in post_ids:
+                removed += self.db.execute("DELETE FROM posts WHERE source_id = ? AND post_id = ?", (source_id, post_id)).rowcount
+            if removed:
+                self.db.execute(
+                    "INSERT INTO withdrawals (source_id, withdrawn_at, posts_removed, feelings_removed, reason) VALUES (?, ?, ?, ?, ?)",
+                    (source_id, now(), removed, removed, reason))
+        return removed
+
+    def deleted_since(self, after: int) -> set[str]:
+        """Sources that lost single posts (deleted by their authors) after withdrawal ``after``."""
+        rows = self.db.execute(
+            "SELECT DISTINCT w.source_id FROM withdrawals w JOIN sources s ON s.id = w.source_id"
+            " WHERE w.id > ? AND s.withdrawn_at IS NULL AND w.source_id != ?", (after, VISITORS))
+        return {row[0] for row in rows}
+
+    def languages(self, sources: Iterable[str]) -> dict[str, dict[str, int]]:
+        """For each language held (``?`` where it could not be told), how many posts each analyzer
+        scored (``ingest`` for posts scored before posts named their analyzer)."""
+        names = list(sources)
+        rows = self.db.execute(
+            "SELECT coalesce(p.language, '?'), coalesce(p.analyzer, i.analyzer), count(*) FROM posts p"
+            f" JOIN ingests i ON i.id = p.ingest_id WHERE p.source_id IN ({', '.join('?' * len(names))})"
+            " GROUP BY 1, 2 ORDER BY 1, 2", names)
+        held: dict[str, dict[str, int]] = {}
+        for language, analyzer, count in rows:
+            held.setdefault(language, {})[analyzer] = count
+        return held
 
     def has_receipt(self, digest: str) -> bool:
         return self.db.execute("SELECT 1 FROM receipts WHERE receipt_sha256 = ?", (digest,)).fetchone() is not None
@@ -526,10 +618,11 @@ class Store:
         two tables can be filled with one ``executemany`` each."""
         first = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM posts").fetchone()[0]
         self.db.executemany(
-            "INSERT INTO posts (id, source_id, post_id, seq, created_at, text_key, text, language, non_english, ingest_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO posts (id, source_id, post_id, seq, created_at, text_key, text, language, non_english, ingest_id,"
+            " analyzer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (first + i, source_id, p.post_id, p.seq, p.created_at, p.text_key, p.text, p.language, p.non_english, ingest_id)
+                (first + i, source_id, p.post_id, p.seq, p.created_at, p.text_key, p.text, p.language, p.non_english, ingest_id,
+                 p.analyzer)
                 for i, p in enumerate(posts)
             ],
         )
@@ -571,10 +664,12 @@ class Store:
         )
 
     def export_rows(self, sources: Iterable[str] | None = None) -> Iterator[tuple]:
-        """One row a post: source, post id, time, language, flag and every score."""
+        """One row a post, as ``EXPORT_COLUMNS`` names them: source, post id, time, language, flag,
+        every score, and the analyzer that gave it."""
         query = (
             "SELECT p.source_id, p.post_id, p.created_at, p.language, p.non_english, f.compound, f.compnorm,"
-            " f.pos, f.neg, f.neu FROM posts p JOIN feelings f ON f.post = p.id"
+            " f.pos, f.neg, f.neu, coalesce(p.analyzer, i.analyzer) FROM posts p JOIN feelings f ON f.post = p.id"
+            " JOIN ingests i ON i.id = p.ingest_id"
         )
         params: list[str] = []
         if sources is not None:

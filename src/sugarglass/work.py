@@ -141,17 +141,157 @@ class FeedSource(_Strict):
         return self
 
 
+class BlueskyRepoSource(_FileSource):
+    """A Bluesky repository export: the CAR file ``com.atproto.sync.getRepo`` gives (Settings ->
+    Export my data); only its posts (``app.bsky.feed.post``) are read."""
+
+    kind: Literal["bluesky-repo"]
+
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value.strip().rstrip("/")
+
+
+class _AccountSource(_Strict):
+    """What a social account read through its public API has: its schedule when polled live,
+    its limits, and whether the author's replies count as posts."""
+
+    id: str = Field(pattern=SLUG, description="the source's name in the store and in manifests")
+    consent: Consent
+    on_error: Literal["fail", "skip"] = "fail"
+    replies: bool = False
+    poll_seconds: float = Field(default=300, ge=30)
+    max_backoff_seconds: float = Field(default=6 * 3600, ge=30)
+    timeout_seconds: float = Field(default=20, gt=0, le=600)
+    max_bytes: int = Field(default=2_000_000, ge=1024)
+    max_pages: int = Field(default=1000, ge=1, description="pages read back in one ingest, at most")
+    max_rate_wait_seconds: float = Field(default=900, ge=0)
+    user_agent: str = Field(default=f"Sugarglass/{__version__} (+https://example.org/sugarglass; honours #nobot)", min_length=1)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _backoff_above_poll(self):
+        if self.max_backoff_seconds < self.poll_seconds:
+            raise ValueError("max_backoff_seconds must be at least poll_seconds")
+        return self
+
+
+_ACCT = re.compile(r"^@?([A-Za-z0-9_]+)@([A-Za-z0-9.-]+\.[A-Za-z0-9-]+|localhost)$")
+
+
+class MastodonSource(_AccountSource):
+    """A Mastodon account's public posts, read through its instance's REST API.
+
+    ``account`` is ``@name@host``; ``instance`` is the API's base URL, ``https://host`` unless
+    given (any base URL, so an instance behind another name, or a test on loopback, works)."""
+
+    kind: Literal["mastodon"]
+    account: str
+    instance: str | None = None
+
+    @field_validator("account")
+    @classmethod
+    def _full_account(cls, value: str) -> str:
+        if not _ACCT.match(value.strip()):
+            raise ValueError(f"{value!r} is not a full account like '@name@host.example'")
+        return "@" + value.strip().lstrip("@")
+
+    @field_validator("instance")
+    @classmethod
+    def _instance_url(cls, value: str | None) -> str | None:
+        return None if value is None else _base_url(value)
+
+    @property
+    def username(self) -> str:
+        return self.account.lstrip("@").split("@")[0]
+
+    @property
+    def host(self) -> str:
+        return self.account.rsplit("@", 1)[1]
+
+    @property
+    def base_url(self) -> str:
+        return self.instance or f"https://{self.host}"
+
+    @property
+    def location(self) -> str:
+        return self.account
+
+
+class BlueskySource(_AccountSource):
+    """A Bluesky account's posts, read through an AppView's public XRPC API.
+
+    ``actor`` is a handle or a DID. ``opt_out_labels`` lists labels (self-labels or a
+    labeller's) that the work treats as a refusal, besides ``!no-unauthenticated``, which is
+    always one. ``jetstream``, given, is a Jetstream ``/subscribe`` URL a live run listens to for
+    new posts instead of polling the feed."""
+
+    kind: Literal["bluesky"]
+    actor: str = Field(min_length=3)
+    service: str = "https://public.api.bsky.app"
+    opt_out_labels: list[str] = Field(default_factory=list)
+    jetstream: str | None = None
+
+    @field_validator("service")
+    @classmethod
+    def _service_url(cls, value: str) -> str:
+        return _base_url(value)
+
+    @field_validator("jetstream")
+    @classmethod
+    def _websocket_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError(f"{value!r} is not a ws:// or wss:// URL")
+        return value.strip()
+
+    @property
+    def location(self) -> str:
+        return self.actor
+
+
+PolledSource = FeedSource | MastodonSource | BlueskySource
+"""Sources read over the network on a schedule rather than from files."""
+
 Source = Annotated[
-    TableSource | JsonLinesSource | TwitterArchiveSource | MastodonOutboxSource | Feelings2019Source | FeedSource | ParquetSource,
+    TableSource | JsonLinesSource | TwitterArchiveSource | MastodonOutboxSource | Feelings2019Source | FeedSource
+    | ParquetSource | MastodonSource | BlueskySource | BlueskyRepoSource,
     Field(discriminator="kind"),
 ]
 
 
 class AnalyzerConfig(_Strict):
-    """Which analyzer scores the texts, and what to do with posts it was not made for."""
+    """Which analyzer scores each language, and what to do with posts in any other.
+
+    ``languages`` gives a language (ISO 639-1) an analyzer made for it, e.g. ``fr = "vader-fr"``,
+    ``pt = "leia"``; English is always VADER. ``non_english`` is for posts in a language with no
+    analyzer of its own: ``flag`` scores them with English VADER and marks them (the 2019 way),
+    ``skip`` leaves them out and counts them. ``guess_among`` narrows the language classifier
+    (used only for posts that declare no language) to the languages the sources write in."""
 
     name: Literal["vader"] = "vader"
+    languages: dict[str, str] = Field(default_factory=dict)
     non_english: Literal["flag", "skip"] = "flag"
+    guess_among: list[str] | None = None
+
+    @field_validator("languages")
+    @classmethod
+    def _own_language(cls, value: dict[str, str]) -> dict[str, str]:
+        from .affect.lexicons import LEXICONS
+
+        for language, analyzer in value.items():
+            if analyzer not in LEXICONS:
+                raise ValueError(f"{language} = {analyzer!r}: no such analyzer (known: {', '.join(LEXICONS)})")
+            made_for = LEXICONS[analyzer].language
+            if made_for != language:
+                raise ValueError(f"{language} = {analyzer!r}: {analyzer} is made for {made_for!r}; "
+                                 f"a language is only scored by an analyzer made for it")
+        return value
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -258,8 +398,8 @@ class Work(WorkFile):
         for name in self.live.watch:
             if name not in seen:
                 raise ValueError(f"live.watch names {name!r}, which is not a source of this work")
-            if isinstance(self.source(name), FeedSource):
-                raise ValueError(f"live.watch names the feed {name!r}; feeds are polled on their own schedule")
+            if isinstance(self.source(name), PolledSource):
+                raise ValueError(f"live.watch names {name!r}, which is read over the network on its own schedule")
         for output in self.outputs:
             if not isinstance(output, SacnOutput):
                 continue

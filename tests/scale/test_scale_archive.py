@@ -18,7 +18,7 @@ from scale_support import (
     write_work,
 )
 
-from sugarglass.affect import LanguageGuesser, make_analyzer
+from sugarglass.affect import Analyzers, LanguageGuesser
 from sugarglass.errors import ReadError
 from sugarglass.ingest import file_sha256, ingest_work, store_posts
 from sugarglass.scale import ClusterError, ParquetSource, ScaleConfig
@@ -75,7 +75,7 @@ def test_parquet_partitions_equal_the_serial_reader(tmp_path: Path, scheduler: s
     source = ParquetSource(id="archive", kind="parquet", path=path, on_error="skip", consent=work.sources[0].consent)
     with Store(tmp_path / "serial.sqlite") as serial:
         report = ReadReport(path, "skip")
-        result = store_posts(work, source, serial, make_analyzer("vader"), LanguageGuesser(), file_sha256(path),
+        result = store_posts(work, source, serial, Analyzers(), LanguageGuesser(), file_sha256(path),
                              read_parquet(source, path, report), report)
         expected = (summary([result]), store_rows(serial), ingest_rows(serial))
     with Store(tmp_path / "parallel.sqlite") as parallel, open_client(scheduler) as client:

@@ -85,9 +85,13 @@ def folded_key(cleaned: str) -> str:
 
 
 class LanguageGuesser:
-    """English by a cheap word test when it can; py3langid (shipped model) otherwise."""
+    """English by a cheap word test when it can; py3langid (its shipped model) otherwise.
 
-    def __init__(self) -> None:
+    ``among`` narrows the classifier to the languages a work expects (its sources' languages):
+    on a post of ten words a choice among 97 languages is often wrong, among five rarely."""
+
+    def __init__(self, among: list[str] | None = None) -> None:
+        self.among = sorted(set(among)) if among else None
         self._classify = None
 
     def __call__(self, text: str) -> str | None:
@@ -95,15 +99,27 @@ class LanguageGuesser:
         if len(words) < 2:
             return None
         hits = sum(map(_ENGLISH_FUNCTION_WORDS.__contains__, words))
-        if hits >= 2 and 8 * hits >= len(words):
+        if hits >= 2 and 8 * hits >= len(words) and (self.among is None or "en" in self.among):
             return "en"
         if self._classify is None:
-            import py3langid
-
-            self._classify = py3langid.classify
+            self._classify = _classifier(self.among)
         return self._classify(text)[0]
 
 
-def clean(text: str, guess_language: LanguageGuesser) -> Cleaned:
+def _classifier(among: list[str] | None):
+    import py3langid.langid as langid
+
+    if among is None:
+        return langid.classify
+    identifier = langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE)
+    identifier.set_languages(among)
+    return identifier.classify
+
+
+def clean(text: str, guess_language: LanguageGuesser, declared: str | None = None) -> Cleaned:
+    """The cleaned text, its key, and its language: the one its author declared (already a code,
+    see ``languages.language_code``) or else the guess."""
     cleaned = clean_text(text)
-    return Cleaned(cleaned, duplicate_key(cleaned), guess_language(cleaned) if cleaned else None)
+    if not cleaned:
+        return Cleaned(cleaned, duplicate_key(cleaned), None)
+    return Cleaned(cleaned, duplicate_key(cleaned), declared or guess_language(cleaned))

@@ -20,6 +20,7 @@ from importlib.metadata import version
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from ..records import Scores
+from .lexicons import LEXICONS
 
 _REACH = 3
 """How many words before a sentiment word the package's checks read (and two after)."""
@@ -71,8 +72,9 @@ class VaderAnalyzer:
     """One ``polarity_scores`` call per text; the lexicon loads once per analyzer."""
 
     name = "vader"
-    licence = "MIT (VADER lexicon and rules, C.J. Hutto, vaderSentiment package)"
-    lexicon = "vader_lexicon.txt and emoji_utf8_lexicon.txt, as the vaderSentiment package ships them"
+    language = "en"
+    licence = LEXICONS["vader"].licence
+    lexicon = LEXICONS["vader"].lexicon
 
     def __init__(self) -> None:
         self._polarity_scores = LinearVader().polarity_scores

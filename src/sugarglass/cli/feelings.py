@@ -40,7 +40,9 @@ def feelings_show(work_file: WorkArg, store: StoreOpt = None, out: OutOpt = None
     work = load_work(work_file)
     with open_store(work, store) as db:
         counts = db.counts()
-        feelings = db.feelings(db.not_withdrawn(work.signal_sources))
+        used = db.not_withdrawn(work.signal_sources)
+        feelings = db.feelings(used)
+        languages = db.language_totals(used)
     signal = build_signal(feelings, work.signal)
     table = Table(title=f"feelings of {work.name}", title_justify="left")
     for column in ("source", "posts", "not English", "text kept"):
@@ -53,7 +55,8 @@ def feelings_show(work_file: WorkArg, store: StoreOpt = None, out: OutOpt = None
     console.print(
         f"signal: {s['ticks']} ticks ({grouping}), {s['posts']} posts, {s['empty_ticks']} empty ticks filled by "
         f"'{work.signal.fill}'\nmean compound {s['mean_compound']:+.3f}; per tick from {s['min_tick_compound']:+.3f} "
-        f"to {s['max_tick_compound']:+.3f} (sd {s['std_tick_compound']:.3f})",
+        f"to {s['max_tick_compound']:+.3f} (sd {s['std_tick_compound']:.3f})\n"
+        f"languages: {', '.join(f'{lang} {n}' for lang, n in sorted(languages.items(), key=lambda item: -item[1])) or 'none'}",
         highlight=False,
     )
     from ..provenance import label
@@ -62,7 +65,7 @@ def feelings_show(work_file: WorkArg, store: StoreOpt = None, out: OutOpt = None
     path = plot_signal(signal, folder / "signal.png", f"{work.title or work.name}: feeling per tick ({grouping})")
     with open_store(work, store) as db:
         label(path, feelings_manifest(work, db, {"signal": {**work.signal.model_dump(mode="json"), "ticks": s["ticks"],
-                                                            "posts": s["posts"]}}))
+                                                            "posts": s["posts"], "languages": languages}}))
     console.print(f"plot: {escape(shown(path))}")
 
 
@@ -87,13 +90,13 @@ def feelings_export(
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     partial = csv_path.with_name(csv_path.name + ".partial")
     from ..files import fsync_folder
-    from ..store import iso_utc, spreadsheet_safe
+    from ..store import EXPORT_COLUMNS, iso_utc, spreadsheet_safe
 
     rows = 0
     with open_store(work, store) as db:
         with partial.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\r\n")
-            writer.writerow(["source", "post_id", "created_at", "language", "non_english", "compound", "compnorm", "pos", "neg", "neu"])
+            writer.writerow(EXPORT_COLUMNS)
             for source_id, post_id, created, language, non_english, *scores in db.export_rows(db.not_withdrawn(work.signal_sources)):
                 writer.writerow(spreadsheet_safe([source_id, post_id, iso_utc(created), language or "", non_english, *scores]))
                 rows += 1

@@ -55,10 +55,11 @@ def live(
             server.should_exit = True
 
     thread = threading.Thread(target=run_then_close, name="sugarglass-live")
-    from ..affect import make_analyzer
+    from ..affect import make_analyzers
 
     app = make_app(hub, settings, store or work.store_path, canvas=work.canvas, on_shutdown=stop.set, state_dir=folder,
-                   analyzer=make_analyzer(work.analyzer.name), non_english=work.analyzer.non_english)
+                   analyzer=make_analyzers(work.analyzer), non_english=work.analyzer.non_english,
+                   guess_among=work.analyzer.guess_among)
     server = make_server(app, settings.host, settings.port)
     thread.start()
     try:

@@ -1,6 +1,7 @@
 """The perpetual run: one tick every ``tick_seconds`` for as long as the gallery is open.
 
-Each tick stores what is new (changed files in watched sources, feeds that are due), then takes
+Each tick stores what is new (changed files in watched sources, feeds and accounts that are due,
+what Jetstream has said of an account since the last tick), then takes
 in everything stored since the last tick — visitors' messages among it, stored by the form before
 it gave their receipts — lets it steer the society through the couplings, sends the levels to the
 hardware (behind the safety limits) and to every viewer, and every ``checkpoint_every`` ticks
@@ -22,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..affect import LanguageGuesser, make_analyzer
+from ..affect import LanguageGuesser, make_analyzers
 from ..couplings import compile_couplings, inert_couplings
 from ..errors import SugarglassError
-from ..ingest import VISITORS, ingest_feed, ingest_file, ingest_work, source_files
+from ..ingest import VISITORS, ingest_account, ingest_feed, ingest_file, ingest_work, source_files, store_posts
 from ..outputs import guarded, make_output
 from ..provenance.embed import sidecar_path
 from ..readout import Readout
@@ -33,8 +34,11 @@ from ..run import params_per_tick, tick_parameters
 from ..signal import LiveSignal, Signal, build_signal, neutral_signal
 from ..society import measure
 from ..store import Store
-from ..sources.feeds import FeedPoller
-from ..work import FeedSource, Work
+from ..sources.accounts import AccountPoller
+from ..sources.feeds import FeedFetch, FeedPoller
+from ..sources.jetstream import JetstreamListener
+from ..sources.report import ReadReport
+from ..work import BlueskySource, FeedSource, PolledSource, Work
 from .checkpoint import load_checkpoint, save_checkpoint, without_sources
 from .hub import Frame, LiveHub
 from .notify import Notifier
@@ -163,8 +167,8 @@ class Installation:
 
         work = self.work
         self.store = cleanup.enter_context(Store(self.store_path))
-        self.analyzer = make_analyzer(work.analyzer.name)
-        self.guesser = LanguageGuesser()
+        self.analyzer = make_analyzers(work.analyzer)
+        self.guesser = LanguageGuesser(work.analyzer.guess_among)
         # a source withdrawn from the admin page stays out of every restart, rather than stopping
         # the installation until someone edits the work file
         withdrawn = {s.id: when for s in work.sources if (when := self.store.withdrawn_at(s.id))}
@@ -173,7 +177,7 @@ class Installation:
         sources = [s for s in work.sources if s.id not in withdrawn]
         self.watching = [s for s in self.settings.watch if s in {source.id for source in sources}]
         ingest_work(work, self.store, analyzer=self.analyzer,
-                    sources=[s.id for s in sources if not isinstance(s, FeedSource)])  # feeds: polled
+                    sources=[s.id for s in sources if not isinstance(s, PolledSource)])  # feeds, accounts: polled
         base = self._stored_signal()
         self.apply_couplings = compile_couplings(work.couplings, tick_parameters())
         for warning in inert_couplings(work.couplings, work.society):
@@ -215,7 +219,14 @@ class Installation:
             self.store.set_live_cursor(self.out_dir, self.taken_upto)
         self.levels_log = TickLog(self.out_dir / "levels.jsonl", log_bytes)
         cleanup.callback(self.levels_log.close)
-        self.pollers = {s.id: FeedPoller(s) for s in sources if isinstance(s, FeedSource)}
+        self.pollers = {s.id: FeedPoller(s) if isinstance(s, FeedSource) else AccountPoller(s, self._cursor_of(s.id))
+                        for s in sources if isinstance(s, PolledSource)}
+        self.listeners: dict[str, JetstreamListener] = {}
+        cleanup.callback(self._close_listeners)
+        for source in sources:  # a restart listens at once, from the stored cursor, whenever the next poll is due
+            known = self.store.account_signals(source.id) if isinstance(source, BlueskySource) and source.jetstream else None
+            if known and not known["refused"] and known["signals"].get("did"):
+                self._listen(source, known["signals"]["did"])
         for source_id, poller in self.pollers.items():
             cleanup.callback(poller.close)
             if saved is not None and source_id in saved.header.get("feeds", {}):
@@ -293,11 +304,23 @@ class Installation:
             fetched = poller.poll(now)
             if fetched is None:
                 continue
+            source = self.work.source(source_id)
             try:
-                ingest_feed(self.work, self.work.source(source_id), self.store, self.analyzer, self.guesser,
-                            fetched, poller.report)
-            except Exception as exc:  # noqa: BLE001 - a feed's fault must not stop the installation
-                log.error("feed %s: %s", source_id, exc)
+                if isinstance(fetched, FeedFetch):
+                    ingest_feed(self.work, source, self.store, self.analyzer, self.guesser, fetched, poller.report)
+                else:
+                    result = ingest_account(self.work, source, self.store, self.analyzer, self.guesser, fetched, poller.report)
+                    if result.skipped:
+                        log.warning(result.note)
+                    elif isinstance(source, BlueskySource) and source.jetstream and source_id not in self.listeners:
+                        self._listen(source, fetched.signals["did"])
+            except Exception as exc:  # noqa: BLE001 - a source's fault must not stop the installation
+                log.error("%s %s: %s", source.kind, source_id, exc)
+        for source_id, listener in self.listeners.items():
+            try:
+                self._store_heard(self.work.source(source_id), listener)
+            except Exception as exc:  # noqa: BLE001
+                log.error("jetstream %s: %s", source_id, exc)
         fresh = self.store.fresh_feelings(self.taken_upto, [*self.work.signal_sources, VISITORS])
         self.taken_upto = fresh.upto
         ripples = tuple(int(mark[:8], 16) % self.work.readout.elements for mark in fresh.visitors)
@@ -306,6 +329,47 @@ class Installation:
         counts = self.hub.overlay.sources
         self.hub.overlay.sources = {s: counts.get(s, 0) + fresh.sources.get(s, 0) for s in counts.keys() | fresh.sources.keys()}
         return fresh.feelings, ripples
+
+    def _cursor_of(self, source_id: str):
+        return lambda: self.store.source_cursor(source_id)
+
+    def _listen(self, source: BlueskySource, did: str) -> None:
+        """Hear the account through Jetstream from now on, from where the store says the last
+        stored event was (so a restart replays what it missed), or from now on a first start:
+        the poll that came before has read the account up to now."""
+        kept = self.store.source_cursor(f"{source.id}#jetstream")
+        self.listeners[source.id] = JetstreamListener(source, did, int(kept) if kept else None)
+        log.info("jetstream %s: listening for %s", source.id, did)
+
+    def _store_heard(self, source: BlueskySource, listener: JetstreamListener) -> None:
+        """What Jetstream said since the last tick: posts their author deleted removed from the
+        store first, then the new posts stored with the last event's time as the cursor, in one
+        transaction (a post both made and deleted since the last tick is never stored). Killed
+        between the two, the cursor has not moved, and the restart hears both again."""
+        events = listener.take()
+        if not events:
+            return
+        if any(e.account_deleted for e in events):
+            self.store.withdraw(source.id, reason=f"{source.actor}: the account was deleted (heard through Jetstream)")
+            log.warning("jetstream %s: the account %s was deleted; its posts are withdrawn", source.id, source.actor)
+            return
+        deleted = [e.deleted for e in events if e.deleted is not None]
+        posts = [e.post for e in events if e.post is not None and e.post.id not in deleted]
+        last = str(events[-1].time_us)
+        if deleted:
+            removed = self.store.delete_posts(source.id, deleted, "deleted by their author (heard through Jetstream)")
+            log.info(json.dumps({"tick": self.tick, "source": source.id, "deleted_by_author": removed}))
+        if posts:
+            digest = hashlib.sha256(f"jetstream {source.id} {posts[0].id} {last}".encode()).hexdigest()
+            store_posts(self.work, source, self.store, self.analyzer, self.guesser, digest, posts,
+                        ReadReport(listener.report.path, "skip"), cursor=(f"{source.id}#jetstream", last))
+        else:
+            with self.store.transaction():
+                self.store.set_source_cursor(f"{source.id}#jetstream", last)
+
+    def _close_listeners(self) -> None:
+        for listener in self.listeners.values():
+            listener.close()
 
     def _ingest_watched(self, source_id: str) -> None:
         source = self.work.source(source_id)
@@ -340,17 +404,21 @@ class Installation:
         files stop being watched; if it was part of the stored signal the signal is rebuilt
         without it, and a checkpoint is written at once so that no earlier one is the newest.
         A visitor's withdrawn message is gone from the store already and was never part of the
-        stored signal, so it needs neither."""
+        stored signal, so it needs neither; a post its author deleted (heard through Jetstream)
+        may be, so its source's signal is rebuilt too."""
         latest = self.store.last_withdrawal()
         if latest == self.withdrawals_seen:
             return
         gone = self.store.withdrawn_since(self.withdrawals_seen)
+        deleted = self.store.deleted_since(self.withdrawals_seen) & set(self.work.signal_sources)
         self.withdrawals_seen = latest
         self._update_source_counts()
-        if not gone:
+        if not gone and not deleted:
             return
         for source_id in gone & self.pollers.keys():
             self.pollers.pop(source_id).close()
+        for source_id in gone & self.listeners.keys():
+            self.listeners.pop(source_id).close()
         self.watching = [s for s in self.watching if s not in gone]
         self.signal = LiveSignal(self._stored_signal(), self.signal.rule, self.signal.cursor)
         log.info(json.dumps({"tick": self.tick, "withdrawn": sorted(gone), "withdrawal": "signal rebuilt without the withdrawn data"}))

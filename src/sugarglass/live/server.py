@@ -49,12 +49,12 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from sugarglass.affect import Analyzer, LanguageGuesser, make_analyzer
+from sugarglass.affect import Analyzers, LanguageGuesser
 from sugarglass.canvas import CanvasConfig, colour_table
 from sugarglass.errors import ConsentError, StoreBusy, StoreError
 from sugarglass.erasure import withdraw_receipt, withdraw_source
 from sugarglass.ingest import RECEIPT_ALPHABET, VisitorRefused, ingest_visitor
-from sugarglass.store import Store, iso_utc, spreadsheet_safe
+from sugarglass.store import EXPORT_COLUMNS, Store, iso_utc, spreadsheet_safe
 
 from .guard import CSRF_COOKIE, CsrfTokens, Guards, OriginGuard, Refused, SlidingWindow, derive
 from .guard import client_address as _client
@@ -332,7 +332,7 @@ class Intake:
     """How the form scores a visitor's words before it stores them: the work's analyzer, and
     whether words not in English are refused (``non_english = "skip"``)."""
 
-    analyzer: Analyzer
+    analyzer: Analyzers
     guesser: LanguageGuesser
     skip_foreign: bool
 
@@ -353,10 +353,6 @@ def _withdraw_source(path: Path, source: str, reason: str) -> tuple[int, int]:
     with Store(path) as store:
         done = withdraw_source(store, source, reason)
     return done.posts, done.feelings
-
-
-EXPORT_COLUMNS = ("source", "post_id", "created_at", "language", "non_english",
-                  "compound", "compnorm", "pos", "neg", "neu")
 
 
 def _export_csv(path: Path) -> str:
@@ -432,20 +428,22 @@ def make_app(
     canvas: CanvasConfig | None = None,
     on_shutdown: Callable[[], None] | None = None,
     state_dir: Path | None = None,
-    analyzer: Analyzer | None = None,
+    analyzer: Analyzers | None = None,
     non_english: str = "keep",
+    guess_among: list[str] | None = None,
 ) -> Starlette:
     """The installation's app. `canvas` is the work's `[canvas]` table (the page paints with
     its colours and plate); `on_shutdown` runs (in a worker thread) when the server stops.
     `state_dir` keeps the secret and the rate limits across restarts (the live output folder);
     None keeps them in memory. A short admin token raises `GuardError` here, before serving.
     `analyzer` and `non_english` are the work's: the form scores and stores each visitor's words
-    itself, before it answers with a receipt (VADER when not given)."""
+    itself, before it answers with a receipt (English VADER when not given); `guess_among`
+    narrows the language classifier as the work's `[analyzer]` says."""
     canvas = canvas or CanvasConfig()
     if (canvas.columns, canvas.rows) != (hub.columns, hub.rows):
         raise ValueError(f"the hub's grid {hub.columns}x{hub.rows} differs from the canvas's {canvas.columns}x{canvas.rows}")
     painting = painting_settings(canvas, settings)
-    intake = Intake(analyzer or make_analyzer("vader"), LanguageGuesser(), non_english == "skip")
+    intake = Intake(analyzer or Analyzers(), LanguageGuesser(guess_among), non_english == "skip")
     guards = Guards(settings, state_dir)
     csrf, visitors, withdrawals, check_admin = guards.csrf, guards.visitors, guards.withdrawals, guards.admin
     slips = ReceiptSlip(csrf.key)  # a key derived from the CSRF key: another purpose, another key

@@ -113,7 +113,8 @@ def _check_consent(verdict: Verdict, manifest: dict, store_path: Path, today: da
         verdict.add("consent", False, str(exc))
         return
     with store:
-        withdrawn = {row["source"]: row for row in store.withdrawals()}
+        made = manifest.get("created_at", "")  # a part withdrawn before the output was made is not in it
+        withdrawn = {row["source"]: row for row in store.withdrawals() if row["withdrawn_at"] >= made}
         current = {row["source"]: row for row in store.consents()}
         for source in manifest.get("sources", []):
             name, record = source["id"], source["consent"]
@@ -130,5 +131,7 @@ def _check_consent(verdict: Verdict, manifest: dict, store_path: Path, today: da
                 verdict.add(f"consent {name}", False, f"consent of {name} expired on {row['expires']}")
             elif row["scope"] != record["scope"]:
                 verdict.add(f"consent {name}", False, f"consent of {name} changed since: scope is now {row['scope']!r}, was {record['scope']!r}")
+            elif (source.get("account") or {}).get("refused"):
+                verdict.add(f"consent {name}", True, f"nothing read: the account refused ({source['account']['refused']})")
             else:
                 verdict.add(f"consent {name}", True, f"in force ({record['basis']}, {record['scope']}, {record['licence']})")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..affect import Analyzer, LanguageGuesser, clean, make_analyzer
+from ..affect import Analyzers, LanguageGuesser, clean, make_analyzers
 from ..errors import ReadError, SugarglassError
 from ..ingest import IngestResult, check_consents, file_sha256, ingest_source, repeated, sources_to_read
 from ..sources.report import KEPT_PROBLEMS, ReadReport
@@ -39,7 +39,8 @@ CACHE_KIB = 64 * 1024
 @dataclass
 class ScoredPartition:
     """A partition's posts, cleaned and scored, as columns; ``key`` None means empty after
-    cleaning, ``scores`` None means not scored (not English, and the work skips those).
+    cleaning, ``scores`` None means not scored (a language the work has no analyzer for, and it
+    skips those); ``analyzers`` names what scored each post.
     ``error`` is the (path, reason, line) of the bad record that stopped the read."""
 
     analyzer: tuple[str, str]
@@ -53,35 +54,47 @@ class ScoredPartition:
     languages: list[str | None] = field(default_factory=list)
     non_english: list[bool] = field(default_factory=list)
     scores: list[tuple[float, ...] | None] = field(default_factory=list)
+    analyzers: list[str | None] = field(default_factory=list)
     error: tuple[str, str, int | None] | None = None
 
 
+Choice = tuple[tuple[tuple[str, str], ...], tuple[str, ...] | None]
+"""The work's analyzer per language and the classifier's languages, as a task can carry them."""
+
+
+def analyzer_choice(work: Work) -> Choice:
+    among = tuple(work.analyzer.guess_among) if work.analyzer.guess_among else None
+    return tuple(sorted(work.analyzer.languages.items())), among
+
+
 @functools.cache
-def _tools(analyzer: str) -> tuple[Analyzer, LanguageGuesser]:
-    """One analyzer and language model per worker process, however many partitions it scores."""
-    return make_analyzer(analyzer), LanguageGuesser()
+def _tools(choice: Choice) -> tuple[Analyzers, LanguageGuesser]:
+    """One set of analyzers and language model per worker process, however many partitions it scores."""
+    languages, among = choice
+    return Analyzers(dict(languages)), LanguageGuesser(list(among) if among else None)
 
 
 def score_partition(source: ArchiveSource, path: Path, part: Partition, layout: TableLayout | None, id_prefix: str,
-                    keep_text: bool, skip_foreign: bool, analyzer_name: str) -> ScoredPartition:
+                    keep_text: bool, skip_foreign: bool, choice: Choice) -> ScoredPartition:
     """The worker's task: read, clean, tell the language and score one partition.
 
     A ``ReadError`` is returned, not raised, with the posts read before it: Dask could not
     carry the exception back, and the client must first apply the rules to the earlier posts
     (one of them may be the serial path's first error)."""
-    analyzer, guesser = _tools(analyzer_name)
-    out = ScoredPartition((analyzer.name, analyzer.version), ReadReport(path, source.on_error))
-    scored: dict[str, tuple[float, ...]] = {}  # a repeated text (a retweet) is scored once
+    analyzers, guesser = _tools(choice)
+    out = ScoredPartition((analyzers.name, analyzers.version), ReadReport(path, source.on_error))
+    scored: dict[tuple[str, str], tuple[float, ...]] = {}  # a repeated text (a retweet) is scored once
     try:
         for post in read_partition(source, path, part, layout, out.report, out.counts):
-            cleaned = clean(post.text, guesser)
+            cleaned = clean(post.text, guesser, post.language)
             english = cleaned.is_english
             scores = None
-            if cleaned.text and (english or not skip_foreign):
-                scores = scored.get(cleaned.text)
+            scorer = analyzers.for_language(cleaned.language) or (None if skip_foreign else analyzers.english)
+            if cleaned.text and scorer is not None:
+                scores = scored.get((scorer.name, cleaned.text))
                 if scores is None:
-                    s = analyzer.score(cleaned.text)
-                    scores = scored[cleaned.text] = (s.compound, s.compnorm, s.pos, s.neg, s.neu)
+                    s = scorer.score(cleaned.text)
+                    scores = scored[scorer.name, cleaned.text] = (s.compound, s.compnorm, s.pos, s.neg, s.neu)
             out.lines.append(post.line)
             out.ids.append(id_prefix + post.id)
             out.created.append(post.created_at.timestamp() if post.created_at else None)
@@ -90,6 +103,7 @@ def score_partition(source: ArchiveSource, path: Path, part: Partition, layout: 
             out.languages.append(cleaned.language)
             out.non_english.append(not english)
             out.scores.append(scores)
+            out.analyzers.append(scorer.name if scorer is not None else None)
     except ReadError as exc:
         out.error = (str(exc.path), exc.reason, exc.line)
     return out
@@ -116,14 +130,14 @@ def ingest_archive(work: Work, store: Store, client: Any, *, partition_rows: int
     reads them (they are single documents or feeds)."""
     chosen, skipped = (sources, {}) if sources else sources_to_read(work, store)
     check_consents(work, store, sources=chosen)
-    analyzer = make_analyzer(work.analyzer.name)
+    analyzer = make_analyzers(work.analyzer)
     results: list[IngestResult] = []
     for source in sources or work.sources:
         if source.id in skipped:
             results.append(skipped[source.id])
             continue
         if source.kind not in PARTITIONED:
-            results += ingest_source(work, source, store, analyzer, LanguageGuesser())
+            results += ingest_source(work, source, store, analyzer, LanguageGuesser(work.analyzer.guess_among))
             continue
         store.check_not_withdrawn(source.id)
         source.consent.check_in_force(source.id)
@@ -137,7 +151,7 @@ def ingest_archive(work: Work, store: Store, client: Any, *, partition_rows: int
     return results
 
 
-def ingest_archive_file(work: Work, source: ArchiveSource, path: Path, store: Store, client: Any, analyzer: Analyzer, *,
+def ingest_archive_file(work: Work, source: ArchiveSource, path: Path, store: Store, client: Any, analyzer: Analyzers, *,
                         id_prefix: str = "", partition_rows: int, progress: Any = None) -> IngestResult:
     """One file, all or nothing, in partitions scored by the cluster and written here in order.
 
@@ -152,7 +166,7 @@ def ingest_archive_file(work: Work, source: ArchiveSource, path: Path, store: St
         store.db.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
-def _ingest_file(work: Work, source: ArchiveSource, path: Path, store: Store, client: Any, analyzer: Analyzer,
+def _ingest_file(work: Work, source: ArchiveSource, path: Path, store: Store, client: Any, analyzer: Analyzers,
                  id_prefix: str, partition_rows: int, progress: Any) -> IngestResult:
     digest = file_sha256(path)
     result = IngestResult(source.id, path, digest)
@@ -169,7 +183,8 @@ def _ingest_file(work: Work, source: ArchiveSource, path: Path, store: Store, cl
         if progress:
             task = progress.add_task(f"{source.id}: {path.name} partitions", total=len(parts) if isinstance(parts, list) else None)
         keep_text = source.consent.keeps_text
-        tasks = ((source, path, part, layout, id_prefix, keep_text, skip_foreign, analyzer.name) for part in parts)
+        choice = analyzer_choice(work)
+        tasks = ((source, path, part, layout, id_prefix, keep_text, skip_foreign, choice) for part in parts)
         counts = Counts()
         written = 0
         with closing(in_order(client, score_partition, tasks, window=2 * worker_threads(client) + 1)) as results:
@@ -235,13 +250,13 @@ def write_partition(store: Store, source: ArchiveSource, ingest_id: int, scored:
         if key in known_keys:
             mine.leave_out("duplicate text")
             continue
-        if skip_foreign and scored.non_english[i]:
-            mine.leave_out("not English")
+        if scored.scores[i] is None:
+            mine.leave_out("no analyzer for its language" if "+" in scored.analyzer[0] else "not English")
             continue
         known_keys.add(key)
         lines_of_ids[post_id] = scored.lines[i]
         batch.append(NewPost(post_id, scored.lines[i], scored.created[i], key, scored.texts[i], scored.languages[i],
-                             scored.non_english[i], scored.scores[i]))
+                             scored.non_english[i], scored.scores[i], scored.analyzers[i]))
     if batch:
         store.add_posts(source_id, ingest_id, batch)
         result.added += len(batch)

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..records import Post, ScoredPost
 from ..work import Source
 from .archives import read_mastodon_outbox, read_tweets_js
+from .bluesky import read_repo_car
 from .feelings2019 import read_feelings_2019
 from .report import ReadReport
 from .tables import read_jsonl, read_table
@@ -25,6 +26,7 @@ READERS = {
     "twitter-archive": read_tweets_js,
     "mastodon-outbox": read_mastodon_outbox,
     "feelings-2019": read_feelings_2019,
+    "bluesky-repo": read_repo_car,
 }
 
 

@@ -75,6 +75,16 @@ def test_a_mastodon_account_is_read_page_by_page_public_posts_only_and_each_lang
     assert all("Sugarglass/" in agent for _, agent in social.requests)
 
 
+def test_a_deleted_status_is_not_read(make_work, social):
+    social.add_mastodon_account("river")
+    kept = social.add_status("river", "<p>Still here</p>")["id"]
+    social.delete_status("river", social.add_status("river", "<p>Taken back by its author</p>")["id"])
+    work = load_work(make_work(mastodon(social)))
+    with Store(work.store_path) as store:
+        ingest_work(work, store)
+    assert set(stored(work, "river")) == {kept}
+
+
 def test_a_second_ingest_asks_only_for_what_is_newer_and_adds_only_that(make_work, social):
     social.add_mastodon_account("river")
     first = social.add_status("river", "<p>Our first meeting is on Thursday.</p>")
@@ -281,6 +291,8 @@ def test_a_bluesky_post_labelled_by_its_author_is_left_out(make_work, social):
     (lambda s: setattr(s, "loop_links", True), "a paging loop"),
     (lambda s: setattr(s, "answer_html", True), "answered text/html"),
     (lambda s: setattr(s, "huge_statuses_bytes", 10_000_000), "over the source's max_bytes"),
+    (lambda s: setattr(s, "malformed", True), "malformed JSON"),
+    (lambda s: setattr(s, "hold", True), "response within 0.5 s"),
 ])
 def test_a_bad_bluesky_answer_names_the_account_and_the_request(make_work, social, setup, said):
     if "Profile" not in said:
@@ -288,7 +300,7 @@ def test_a_bad_bluesky_answer_names_the_account_and_the_request(make_work, socia
         for n in range(150):
             social.add_post("delta.example.social", f"Post {n}")
     setup(social)
-    work = load_work(make_work(bluesky(social)))
+    work = load_work(make_work(bluesky(social, timeout_seconds=0.5)))
     with Store(work.store_path) as store:
         with pytest.raises(ReadError) as raised:
             ingest_work(work, store)

@@ -432,7 +432,9 @@ class SocialServer:
             links.append(f'<{base}?{urlencode(kept)}>; rel="next"')
         elif page and int(page[-1]["id"]) > int(shown[-1]["id"]):
             links.append(f'<{base}?{urlencode(kept + [("max_id", page[-1]["id"])])}>; rel="next"')
-        if page:
+        if self.loop_links:  # the prev link, which pages forward in time, loops too: back to this very page
+            links.append(f'<{base}?{urlencode(query)}>; rel="prev"')
+        elif page:
             links.append(f'<{base}?{urlencode(kept + [("min_id", page[0]["id"])])}>; rel="prev"')
         if links:
             reply.headers["Link"] = ", ".join(links)

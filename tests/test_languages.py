@@ -104,3 +104,17 @@ def _schema_2(path: Path) -> None:
     db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
     db.commit()
     db.close()
+
+
+def test_guess_among_settles_short_posts_but_never_takes_a_confident_other_language(make_work, tmp_path):
+    guesser = LanguageGuesser(["en", "fr", "pt"])
+    assert guesser("Obrigado a todas") == "pt"
+    assert guesser("Wir streiken morgen vor dem Rathaus") == "de"
+    assert guesser("Vuelve la asesoría legal gratuita todos los martes") == "es"
+    (tmp_path / "a.csv").write_text('text\n"Wir streiken morgen vor dem Rathaus, kommt alle!"\n', encoding="utf-8")
+    work = load_work(make_work({"id": "a", "kind": "csv", "path": "a.csv", "consent": consent()},
+                               analyzer={"languages": {"fr": "vader-fr", "pt": "leia"}, "non_english": "skip",
+                                         "guess_among": ["en", "fr", "pt"]}))
+    with Store(work.store_path) as store:
+        (result,) = ingest_work(work, store)
+    assert result.added == 0 and result.left_out == {"no analyzer for its language": 1}

@@ -14,6 +14,8 @@ from car_files import build_repo_car, truncated
 from social_server import SocialServer
 from support import consent
 
+from sugarglass.affect import Analyzers as analyzers
+from sugarglass.affect import LanguageGuesser
 from sugarglass.errors import ReadError, SugarglassError
 from sugarglass.ingest import ingest_work
 from sugarglass.sources.accounts import AccountPoller
@@ -97,7 +99,7 @@ def test_a_second_ingest_asks_only_for_what_is_newer_and_adds_only_that(make_wor
         newer = ingest_work(work, store)[0]
         assert newer.added == 1
     statuses = [path for path, _ in social.requests if "/statuses" in path]
-    assert "since_id" not in statuses[0] and f"since_id={first['id']}" in statuses[-1]
+    assert "min_id=0" in statuses[0] and f"min_id={first['id']}" in statuses[-1]
 
 
 @pytest.mark.parametrize(("account", "signal"), [
@@ -393,3 +395,60 @@ def test_the_default_instance_is_the_accounts_own_host(make_work, social):
     work = load_work(make_work(source))
     assert work.source("river").base_url == "https://river.example"
     assert json.loads(json.dumps(work.source("river").account)) == "@river@river.example"
+
+
+def test_a_read_cut_by_max_pages_goes_on_where_it_stopped_and_skips_nothing(make_work, social):
+    social.add_mastodon_account("river")
+    ids = [social.add_status("river", f"<p>Day {n} at the river camp</p>")["id"] for n in range(100)]
+    work = load_work(make_work(mastodon(social, max_pages=1)))
+    with Store(work.store_path) as store:
+        added = [ingest_work(work, store)[0].added for _ in range(4)]
+    assert added == [40, 40, 20, 0], "oldest first, forty a read, each read from the last one's newest"
+    assert set(stored(work, "river")) == set(ids)
+
+
+def test_a_live_poll_cut_by_a_rate_limit_keeps_what_it_read_and_goes_on_at_the_reset(make_work, social):
+    from sugarglass.ingest import ingest_account
+
+    social.add_mastodon_account("river")
+    ids = [social.add_status("river", f"<p>Note {n} from the picket line</p>")["id"] for n in range(100)]
+    social.rate_limit, social.rate_window_seconds = 3, 3600  # the lookup and two pages, then 429
+    work = load_work(make_work(mastodon(social)))
+    with Store(work.store_path) as store:
+        poller = AccountPoller(work.source("river"), lambda: store.source_cursor("river"))
+        try:
+            now = time.time()
+            fetched = poller.poll(now)
+            assert len(fetched.posts) == 80 and fetched.retry_at > now + 3000
+            ingest_account(work, work.source("river"), store, analyzers(), LanguageGuesser(), fetched, poller.report)
+            assert poller.state()["next_due"] == pytest.approx(fetched.retry_at)
+            social.reset_rate_limit()
+            social.rate_limit = None
+            rest = poller.poll(fetched.retry_at)
+        finally:
+            poller.close()
+        assert [post.id for post in rest.posts] == ids[80:]
+
+
+@pytest.mark.parametrize("description", ["Union news. #nobot, thanks", "Art, not data. #NoAI."])
+def test_a_bluesky_description_refuses_with_the_tag_however_it_is_punctuated(make_work, social, description):
+    social.add_bluesky_actor("delta.example.social", description=description)
+    work = load_work(make_work(bluesky(social)))
+    with Store(work.store_path) as store:
+        (result,) = ingest_work(work, store)
+    assert "profile description says #no" in result.skipped
+
+
+def test_a_post_heard_through_jetstream_with_an_opt_out_label_is_left_out(social):
+    from sugarglass.sources.jetstream import heard
+    from sugarglass.work import BlueskySource
+
+    source = BlueskySource.model_validate(bluesky(social, opt_out_labels=["no-art"]))
+    report = ReadReport("jetstream", "skip")
+    record = {"$type": "app.bsky.feed.post", "text": "not for you", "createdAt": "2026-12-01T10:00:00Z",
+              "labels": {"$type": "com.atproto.label.defs#selfLabels", "values": [{"val": "no-art"}]}}
+    event = {"did": "did:plc:x", "time_us": 5, "kind": "commit",
+             "commit": {"operation": "create", "collection": "app.bsky.feed.post", "rkey": "3k1", "record": record}}
+    assert heard(source, "did:plc:x", json.dumps(event), report) is None and report.left_out == {"labelled as an opt-out": 1}
+    record["labels"]["values"] = []
+    assert heard(source, "did:plc:x", json.dumps(event), report).post.text == "not for you"

@@ -146,6 +146,7 @@ class BlueskyRepoSource(_FileSource):
     Export my data); only its posts (``app.bsky.feed.post``) are read."""
 
     kind: Literal["bluesky-repo"]
+    replies: bool = False
 
 
 def _base_url(value: str) -> str:
@@ -227,7 +228,7 @@ class BlueskySource(_AccountSource):
     ``actor`` is a handle or a DID. ``opt_out_labels`` lists labels (self-labels or a
     labeller's) that the work treats as a refusal, besides ``!no-unauthenticated``, which is
     always one. ``jetstream``, given, is a Jetstream ``/subscribe`` URL a live run listens to for
-    new posts instead of polling the feed."""
+    new posts within a tick, beside the poll (which still hears the account's signals)."""
 
     kind: Literal["bluesky"]
     actor: str = Field(min_length=3)
@@ -271,13 +272,22 @@ class AnalyzerConfig(_Strict):
     ``languages`` gives a language (ISO 639-1) an analyzer made for it, e.g. ``fr = "vader-fr"``,
     ``pt = "leia"``; English is always VADER. ``non_english`` is for posts in a language with no
     analyzer of its own: ``flag`` scores them with English VADER and marks them (the 2019 way),
-    ``skip`` leaves them out and counts them. ``guess_among`` narrows the language classifier
-    (used only for posts that declare no language) to the languages the sources write in."""
+    ``skip`` leaves them out and counts them. ``guess_among`` names the languages the sources
+    write in, to settle short posts the classifier (used only for posts that declare no
+    language) is unsure of; a post it finds confidently in another language keeps it."""
 
     name: Literal["vader"] = "vader"
     languages: dict[str, str] = Field(default_factory=dict)
     non_english: Literal["flag", "skip"] = "flag"
     guess_among: list[str] | None = None
+
+    @field_validator("guess_among")
+    @classmethod
+    def _language_codes(cls, value: list[str] | None) -> list[str] | None:
+        for code in value or []:
+            if not re.fullmatch(r"[a-z]{2,3}", code):
+                raise ValueError(f"{code!r} is not an ISO 639 language code like 'en' or 'pt'")
+        return value
 
     @field_validator("languages")
     @classmethod

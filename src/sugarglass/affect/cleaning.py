@@ -87,8 +87,13 @@ def folded_key(cleaned: str) -> str:
 class LanguageGuesser:
     """English by a cheap word test when it can; py3langid (its shipped model) otherwise.
 
-    ``among`` narrows the classifier to the languages a work expects (its sources' languages):
-    on a post of ten words a choice among 97 languages is often wrong, among five rarely."""
+    ``among`` lists the languages a work's sources write in. It only settles posts the
+    classifier is unsure of (a few words that several languages share): a post it finds
+    confidently in another language keeps that language, so a work that skips unscored
+    languages never reads it with a lexicon made for one of these."""
+
+    CONFIDENT = 0.5
+    """The classifier's probability above which its first guess stands, listed or not."""
 
     def __init__(self, among: list[str] | None = None) -> None:
         self.among = sorted(set(among)) if among else None
@@ -99,21 +104,29 @@ class LanguageGuesser:
         if len(words) < 2:
             return None
         hits = sum(map(_ENGLISH_FUNCTION_WORDS.__contains__, words))
-        if hits >= 2 and 8 * hits >= len(words) and (self.among is None or "en" in self.among):
+        if hits >= 2 and 8 * hits >= len(words):
             return "en"
         if self._classify is None:
-            self._classify = _classifier(self.among)
-        return self._classify(text)[0]
+            self._classify = _classifier(self.among, self.CONFIDENT)
+        return self._classify(text)
 
 
-def _classifier(among: list[str] | None):
+def _classifier(among: list[str] | None, confident: float):
     import py3langid.langid as langid
 
     if among is None:
-        return langid.classify
-    identifier = langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE)
-    identifier.set_languages(among)
-    return identifier.classify
+        return lambda text: langid.classify(text)[0]
+    identifier = langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE, norm_probs=True)
+    listed = set(among)
+
+    def classify(text: str) -> str:
+        ranked = identifier.rank(text)
+        first, probability = ranked[0]
+        if first in listed or probability >= confident:
+            return first
+        return next((language for language, _ in ranked if language in listed), first)
+
+    return classify
 
 
 def clean(text: str, guess_language: LanguageGuesser, declared: str | None = None) -> Cleaned:

@@ -45,12 +45,14 @@ LEXICONS = {
 class PackageAnalyzer:
     """A VADER-shaped analyzer from its package: one ``polarity_scores`` call per text."""
 
-    def __init__(self, lexicon: Lexicon, polarity_scores) -> None:
+    def __init__(self, lexicon: Lexicon, polarity_scores, mended: str = "") -> None:
         self.name = lexicon.id
         self.language = lexicon.language
         self.licence = lexicon.licence
         self.lexicon = lexicon.lexicon
-        self.version = version(lexicon.package)
+        self.version = version(lexicon.package) + (f"+{mended}" if mended else "")
+        """The package's version, and Sugarglass's mend of it if any, so a store scored before a
+        mend changed is scored again."""
         self._polarity_scores = polarity_scores
 
     def score(self, text: str) -> Scores:
@@ -81,4 +83,4 @@ def make_leia() -> PackageAnalyzer:
     def polarity_scores(text: str) -> dict:
         return analyzer.polarity_scores(" ".join(emojis.get(token, token) for token in text.split()))
 
-    return PackageAnalyzer(LEXICONS["leia"], polarity_scores)
+    return PackageAnalyzer(LEXICONS["leia"], polarity_scores, mended="emoji-first")

@@ -36,7 +36,7 @@ from ..society import measure
 from ..store import Store
 from ..sources.accounts import AccountPoller
 from ..sources.feeds import FeedFetch, FeedPoller
-from ..sources.jetstream import JetstreamListener
+from ..sources.jetstream import Heard, JetstreamListener
 from ..sources.report import ReadReport
 from ..work import BlueskySource, FeedSource, PolledSource, Work
 from .checkpoint import load_checkpoint, save_checkpoint, without_sources
@@ -312,14 +312,18 @@ class Installation:
                     result = ingest_account(self.work, source, self.store, self.analyzer, self.guesser, fetched, poller.report)
                     if result.skipped:
                         log.warning(result.note)
+                        if source_id in self.listeners:  # it said no: nothing more is heard from it
+                            self.listeners.pop(source_id).close()
                     elif isinstance(source, BlueskySource) and source.jetstream and source_id not in self.listeners:
                         self._listen(source, fetched.signals["did"])
             except Exception as exc:  # noqa: BLE001 - a source's fault must not stop the installation
                 log.error("%s %s: %s", source.kind, source_id, exc)
         for source_id, listener in self.listeners.items():
+            events = listener.take()
             try:
-                self._store_heard(self.work.source(source_id), listener)
-            except Exception as exc:  # noqa: BLE001
+                self._store_heard(self.work.source(source_id), events)
+            except Exception as exc:  # noqa: BLE001 - a busy store or a full disk: heard again at the next tick
+                listener.give_back(events)
                 log.error("jetstream %s: %s", source_id, exc)
         fresh = self.store.fresh_feelings(self.taken_upto, [*self.work.signal_sources, VISITORS])
         self.taken_upto = fresh.upto
@@ -341,13 +345,16 @@ class Installation:
         self.listeners[source.id] = JetstreamListener(source, did, int(kept) if kept else None)
         log.info("jetstream %s: listening for %s", source.id, did)
 
-    def _store_heard(self, source: BlueskySource, listener: JetstreamListener) -> None:
+    def _store_heard(self, source: BlueskySource, events: list[Heard]) -> None:
         """What Jetstream said since the last tick: posts their author deleted removed from the
         store first, then the new posts stored with the last event's time as the cursor, in one
         transaction (a post both made and deleted since the last tick is never stored). Killed
-        between the two, the cursor has not moved, and the restart hears both again."""
-        events = listener.take()
+        between the two, the cursor has not moved, and the restart hears both again. An account
+        whose last word in the ledger is a refusal has nothing it says stored."""
         if not events:
+            return
+        said = self.store.account_signals(source.id)
+        if said is not None and said["refused"]:
             return
         if any(e.account_deleted for e in events):
             self.store.withdraw(source.id, reason=f"{source.actor}: the account was deleted (heard through Jetstream)")
@@ -362,7 +369,7 @@ class Installation:
         if posts:
             digest = hashlib.sha256(f"jetstream {source.id} {posts[0].id} {last}".encode()).hexdigest()
             store_posts(self.work, source, self.store, self.analyzer, self.guesser, digest, posts,
-                        ReadReport(listener.report.path, "skip"), cursor=(f"{source.id}#jetstream", last))
+                        ReadReport(f"{source.actor} (Jetstream)", "skip"), cursor=(f"{source.id}#jetstream", last))
         else:
             with self.store.transaction():
                 self.store.set_source_cursor(f"{source.id}#jetstream", last)

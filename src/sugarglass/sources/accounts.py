@@ -55,6 +55,8 @@ class AccountPoller:
                         self.schedule.failures, delay, exc)
             return None
         self.schedule.succeeded(now)
+        if fetched.retry_at is not None:  # cut short by a rate limit: go on at the reset, not a poll later
+            self.schedule.next_due = max(fetched.retry_at, now + 1.0)
         return fetched
 
     def close(self) -> None:

@@ -12,21 +12,23 @@ stops at the newest post it already has.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 
-from ..affect.cleaning import strip_markup
 from ..affect.languages import language_code
 from ..errors import ReadError
 from ..records import Post
 from ..work import BlueskyRepoSource, BlueskySource
-from .mastodon import REFUSING_TAGS
+from .mastodon import refusing_tag
 from .report import ReadReport
 from .social import AccountFetch, Api, aware_time
 from .tdm import Limits
+
+log = logging.getLogger("sugarglass.bluesky")
 
 NO_UNAUTHENTICATED = "!no-unauthenticated"
 POST = "app.bsky.feed.post"
@@ -52,11 +54,8 @@ def refusal(profile: dict, opt_out_labels: list[str]) -> str | None:
     for value in values:
         if value in opt_out_labels:
             return f"the account is labelled {value!r}, which this work treats as an opt-out"
-    description = strip_markup(profile.get("description") or "").lower() if isinstance(profile.get("description"), str) else ""
-    for tag in REFUSING_TAGS:
-        if tag in description.split() or f"{tag} " in description or description.endswith(tag):
-            return f"profile description says {tag}"
-    return None
+    tag = refusing_tag(profile.get("description"))
+    return f"profile description says {tag}" if tag else None
 
 
 def rkey(uri: object) -> str | None:
@@ -90,25 +89,27 @@ def read_account(source: BlueskySource, api: Api, report: ReadReport, since: str
         status, page = api.get(url)
         if not isinstance(page, dict) or not isinstance(page.get("feed"), list):
             raise ReadError(api.where(url), "the answer is not an author feed (no feed list)")
-        reached_known = False
+        known = 0
         for item in page["feed"]:
             position += 1
             key = rkey(item.get("post", {}).get("uri")) if isinstance(item, dict) and isinstance(item.get("post"), dict) else None
-            if key is not None and since is not None and key <= since and not (isinstance(item, dict) and item.get("reason")):
-                reached_known = True
-                break
+            if key is not None and since is not None and key <= since:
+                known += 1  # read before, or a repost of an older post: passed over, the page goes on
+                continue
             post = _post(source, did, item, position, report, api.where(url))
             if post is not None:
                 found.posts.append(post)
                 if found.cursor is None or post.id > found.cursor:
                     found.cursor = post.id
         cursor = page.get("cursor")
-        if reached_known or not page["feed"] or not isinstance(cursor, str) or not cursor:
-            break
+        if known or not page["feed"] or not isinstance(cursor, str) or not cursor:
+            break  # a page that reaches back to what was read before is the last one needed
         if cursor in cursors:
             raise ReadError(api.where(url), f"the feed's cursor {cursor!r} came back again (a paging loop)")
         cursors.add(cursor)
         query["cursor"] = cursor
+    else:
+        log.warning("bluesky %s: %d pages read back; older posts are not read", source.actor, source.max_pages)
     found.body_sha256 = hashlib.sha256(f"{did}\n{found.cursor}".encode()).hexdigest()
     return found
 
@@ -138,8 +139,13 @@ def record_post(source: BlueskySource | BlueskyRepoSource, key: str | None, reco
     if key is None or not isinstance(record, dict) or not isinstance(record.get("text"), str):
         report.bad_record(position, f"{where}: post {position} has no record key or text")
         return None
-    if record.get("reply") and not getattr(source, "replies", False):
+    if record.get("reply") and not source.replies:
         report.leave_out("reply")
+        return None
+    labels = record.get("labels")  # the author's self-labels on the record, as Jetstream and a CAR give them
+    values = label_values(labels.get("values")) if isinstance(labels, dict) else []
+    if NO_UNAUTHENTICATED in values or any(value in getattr(source, "opt_out_labels", ()) for value in values):
+        report.leave_out("labelled as an opt-out")
         return None
     created = aware_time(record.get("createdAt"))
     if created is None:
@@ -201,11 +207,15 @@ def _walk(blocks: dict, node_cid, path: Path) -> Iterator[tuple[str, object]]:
     """(key, record CID) of every entry of a Merkle search tree node and its subtrees, in key
     order; each entry's key is the one before it cut to ``p`` bytes plus ``k``."""
     stack: list[tuple[object, bool]] = [(node_cid, False)]
+    visited: set[str] = set()
     while stack:
         item, is_entry = stack.pop()
         if is_entry:
             yield item
             continue
+        if str(item) in visited:
+            raise ReadError(path, f"the repository tree is broken: node {item} is reached twice (a cycle)")
+        visited.add(str(item))
         node = _block(blocks, item)
         if not isinstance(node, dict) or not isinstance(node.get("e"), list):
             raise ReadError(path, f"the repository tree is broken: node {item} is missing or not a tree node")
@@ -214,6 +224,9 @@ def _walk(blocks: dict, node_cid, path: Path) -> Iterator[tuple[str, object]]:
         if node.get("l") is not None:
             ordered.append((node["l"], False))
         for entry in node["e"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("p"), int) or not isinstance(entry.get("k"), bytes) \
+                    or "v" not in entry:
+                raise ReadError(path, f"the repository tree is broken: node {item} has an entry without p, k or v")
             key = previous[: entry["p"]] + entry["k"]
             previous = key
             ordered.append(((key.decode("utf-8", "replace"), entry["v"]), True))

@@ -87,13 +87,18 @@ class JetstreamListener:
         self.source, self.did, self.cursor = source, did, cursor
         self.report = ReadReport(f"{source.actor} (Jetstream {source.jetstream})", "skip")
         self._heard: queue.Queue[Heard] = queue.Queue()
+        self._returned: list[Heard] = []
         self._stop = threading.Event()
         self._socket = None
         self._thread = threading.Thread(target=self._listen, name=f"jetstream-{source.id}", daemon=True)
         self._thread.start()
 
+    def give_back(self, events: list[Heard]) -> None:
+        """Events the loop could not store, offered again first at the next ``take``."""
+        self._returned = events + self._returned
+
     def take(self) -> list[Heard]:
-        found: list[Heard] = []
+        found, self._returned = self._returned, []
         while True:
             try:
                 found.append(self._heard.get_nowait())
@@ -101,6 +106,7 @@ class JetstreamListener:
                 return found
 
     def close(self) -> None:
+        """Stop listening. A connection still opening is closed as soon as it opens."""
         self._stop.set()
         socket = self._socket
         if socket is not None:
@@ -118,6 +124,8 @@ class JetstreamListener:
                 with connect(url, open_timeout=self.source.timeout_seconds, max_size=self.source.max_bytes,
                              user_agent_header=self.source.user_agent) as socket:
                     self._socket = socket
+                    if self._stop.is_set():  # closed while the connection was opening
+                        return
                     pause = 1.0
                     for message in socket:
                         event = heard(self.source, self.did, message, self.report)

@@ -5,13 +5,14 @@ Before any status is read the account is looked up and its own signals are weigh
 suspended account, ``noindex`` (the user asked crawlers not to index them), or ``#nobot``,
 ``#nobots`` or ``#noai`` in the profile note or its fields each refuse the whole account, by
 name. ``indexable`` and ``discoverable`` are recorded beside the consent. Statuses are read
-newest first, page by page through the ``Link`` header's ``next``, public ones only, no boosts,
-replies as the work says; ``since_id`` asks only for what is newer than the last read.
+oldest page first (``min_id``, then the ``Link`` header's ``prev``), public ones only, no
+boosts, replies as the work says, each read starting after the newest status of the last.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from urllib.parse import urlencode
 
@@ -23,8 +24,10 @@ from ..errors import ReadError
 from ..records import Post
 from ..work import MastodonSource
 from .report import ReadReport
-from .social import AccountFetch, Api, aware_time
+from .social import AccountFetch, Api, RateLimited, aware_time
 from .tdm import Limits
+
+log = logging.getLogger("sugarglass.mastodon")
 
 REFUSING_TAGS = ("#nobot", "#nobots", "#noai")
 PAGE = 40
@@ -46,12 +49,21 @@ def refusal(account: dict) -> str | None:
     texts += [(f"profile field {field.get('name', '')!r}", field.get("value")) for field in account.get("fields") or []
               if isinstance(field, dict)]
     for where, html in texts:
-        if not isinstance(html, str):
-            continue
-        words = strip_markup(html).lower()
-        for tag in REFUSING_TAGS:
-            if re.search(re.escape(tag) + r"(?![\w])", words):
-                return f"{where} says {tag}"
+        tag = refusing_tag(html)
+        if tag:
+            return f"{where} says {tag}"
+    return None
+
+
+def refusing_tag(html: object) -> str | None:
+    """The first of ``REFUSING_TAGS`` a bio holds as a whole tag (``#nobot,`` and ``#NoAI.``
+    count, ``#nobotany`` and ``x#noai`` do not), or None."""
+    if not isinstance(html, str):
+        return None
+    words = strip_markup(html).lower()
+    for tag in REFUSING_TAGS:
+        if re.search(r"(?<![\w#])" + re.escape(tag) + r"(?![\w])", words):
+            return tag
     return None
 
 
@@ -66,9 +78,14 @@ def signals(account: dict) -> dict:
 
 def read_account(source: MastodonSource, api: Api, report: ReadReport, since_id: str | None = None) -> AccountFetch:
     """Look the account up, weigh its signals, then read its public statuses newer than
-    ``since_id`` (all of them, up to ``max_pages``, when None). Raises ReadError naming the
-    account and the request for an unknown (404) or gone (410) account, an answer that is not
-    the API's JSON, or paging that loops."""
+    ``since_id`` (from the first, when None), oldest page first, up to ``max_pages``.
+
+    Pages go forward in time (``min_id``, then the ``Link`` header's ``prev``), so whatever
+    stops a read — ``max_pages``, a rate limit that may not be waited out here — stops it with
+    every status before the cursor read: the next read starts there, and nothing is skipped.
+    Raises ReadError naming the account and the request for an unknown (404) or gone (410)
+    account, an answer that is not the API's JSON, or paging that loops; a rate limit met on
+    the first page raises ``RateLimited``."""
     lookup = f"{source.base_url}/api/v1/accounts/lookup?{urlencode({'acct': source.username + '@' + source.host})}"
     status, account = api.get(lookup, allow=(404, 410))
     if status == 404:
@@ -81,25 +98,28 @@ def read_account(source: MastodonSource, api: Api, report: ReadReport, since_id:
     found.refused = refusal(account)
     if found.refused:
         return found
-    query = {"limit": PAGE, "exclude_reblogs": "true", "exclude_replies": "false" if source.replies else "true"}
-    if since_id:
-        query["since_id"] = since_id
-    url = f"{source.base_url}/api/v1/accounts/{account['id']}/statuses?{urlencode(query)}"
+    query = {"limit": PAGE, "exclude_reblogs": "true", "exclude_replies": "false" if source.replies else "true",
+             "min_id": since_id or "0"}
+    url: str | None = f"{source.base_url}/api/v1/accounts/{account['id']}/statuses?{urlencode(query)}"
     seen_urls: set[str] = set()
     position = 0
-    for _ in range(source.max_pages):
+    for pages in range(source.max_pages):
         if url in seen_urls:
-            raise ReadError(api.where(url), "the Link header's next leads back to a page already read (a paging loop)")
+            raise ReadError(api.where(url), "the Link header's prev leads back to a page already read (a paging loop)")
         seen_urls.add(url)
-        status, page = api.get(url, allow=(410,))
+        try:
+            status, page = api.get(url, allow=(410,))
+        except RateLimited as exc:
+            if pages == 0:
+                raise
+            found.retry_at = exc.until  # what was read is kept; the rest after the reset
+            break
         if status == 410:
             raise ReadError(api.where(url), "the account is gone (HTTP 410: suspended or deleted)")
         if not isinstance(page, list):
             raise ReadError(api.where(url), "the answer is not a list of statuses")
-        reached_known = False
-        for item in page:
-            if since_id and isinstance(item, dict) and not _newer(item.get("id"), since_id):
-                reached_known = True  # the next link pages back past since_id, as Mastodon's does
+        for item in reversed(page):  # newest first on the page; read in time order
+            if isinstance(item, dict) and found.cursor and not _newer(item.get("id"), found.cursor):
                 continue
             position += 1
             post = _post(source, item, position, report, api.where(url))
@@ -107,23 +127,28 @@ def read_account(source: MastodonSource, api: Api, report: ReadReport, since_id:
                 found.posts.append(post)
             if isinstance(item, dict) and _newer(item.get("id"), found.cursor):
                 found.cursor = str(item["id"])
-        url = _next(api.last_headers.get("link", ""))
-        if not page or url is None or reached_known or (since_id and len(page) < PAGE):
+        url = _link(api.last_headers.get("link", ""), "prev")
+        if len(page) < PAGE or url is None:
             break
+    else:
+        log.info("mastodon %s: %d pages read, the rest at the next read", source.account, source.max_pages)
     found.body_sha256 = hashlib.sha256(f"{source.account}\n{found.cursor}".encode()).hexdigest()
     return found
 
 
 def _newer(status_id: object, than: str | None) -> bool:
-    """Mastodon ids are integers as strings, sortable by value (not as text)."""
-    if not isinstance(status_id, str) or not status_id.isdigit():
+    """Whether one status id is newer than another. Mastodon's are integers as strings (sorted
+    by value, not as text); other servers of the same API use ULIDs or flakes, which sort as
+    text of one length, so ids compare by length, then as text."""
+    if not isinstance(status_id, str) or not status_id:
         return False
-    return than is None or int(status_id) > int(than)
+    return than is None or (len(status_id), status_id) > (len(than), than)
 
 
-def _next(link: str) -> str | None:
+def _link(link: str, relation: str) -> str | None:
+    """The target of one relation (``prev``, ``next``) in a ``Link`` header."""
     for target, rel in _LINK.findall(link):
-        if "next" in rel.split():
+        if relation in rel.split():
             return target
     return None
 

@@ -47,6 +47,8 @@ class AccountFetch:
     signals: dict = field(default_factory=dict)
     cursor: str | None = None
     body_sha256: str = ""
+    retry_at: float | None = None
+    """When a read cut short by a rate limit may go on (Unix seconds); None for a whole read."""
 
 
 def aware_time(value: object) -> datetime | None:
@@ -105,7 +107,6 @@ class Api:
         self.wait, self.max_wait = wait, max_wait
         self.clock, self.sleep = clock, sleep
         self.blocked_until = 0.0
-        self.requests = 0
         self.last_headers = httpx.Headers()
 
     def where(self, url: str) -> str:
@@ -120,7 +121,6 @@ class Api:
                 fetched = fetch(self.client, url, self.limits)
             except ReadError as exc:  # too big, too slow, unreachable: said of this account's request
                 raise ReadError(self.where(url), exc.reason) from None
-            self.requests += 1
             self.last_headers = fetched.headers
             now = self.clock()
             if remaining(fetched.headers) == 0:

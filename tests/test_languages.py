@@ -118,3 +118,11 @@ def test_guess_among_settles_short_posts_but_never_takes_a_confident_other_langu
     with Store(work.store_path) as store:
         (result,) = ingest_work(work, store)
     assert result.added == 0 and result.left_out == {"no analyzer for its language": 1}
+
+
+def test_a_guess_among_entry_that_is_not_a_language_code_is_refused_with_its_key(make_work, tmp_path):
+    from sugarglass.errors import SugarglassError
+
+    with pytest.raises(SugarglassError, match="guess_among.*'French' is not an ISO 639 language code"):
+        load_work(make_work({"id": "a", "kind": "csv", "path": "a.csv", "consent": consent()},
+                            analyzer={"guess_among": ["en", "French"]}))

@@ -452,3 +452,24 @@ def test_a_post_heard_through_jetstream_with_an_opt_out_label_is_left_out(social
     assert heard(source, "did:plc:x", json.dumps(event), report) is None and report.left_out == {"labelled as an opt-out": 1}
     record["labels"]["values"] = []
     assert heard(source, "did:plc:x", json.dumps(event), report).post.text == "not for you"
+
+
+@pytest.mark.parametrize(("frame", "said"), [
+    ("{not json", "not JSON"),
+    (json.dumps({"did": "did:plc:x", "kind": "commit"}), "without time_us"),
+    (json.dumps({"did": "did:plc:x", "time_us": 3, "kind": "commit",
+                 "commit": {"operation": "create", "collection": "app.bsky.feed.post", "record": {"text": "x"}}}), "without rkey"),
+])
+def test_a_malformed_jetstream_frame_is_counted_and_the_stream_goes_on(social, frame, said):
+    from sugarglass.sources.jetstream import heard
+    from sugarglass.work import BlueskySource
+
+    source = BlueskySource.model_validate(bluesky(social))
+    report = ReadReport("jetstream", "skip")
+    assert heard(source, "did:plc:x", frame, report) is None
+    assert report.bad == 1 and said in report.problems[0][1]
+
+
+def test_a_jetstream_url_that_is_not_a_websocket_is_refused_with_its_key(make_work, social):
+    with pytest.raises(SugarglassError, match="jetstream.*is not a ws:// or wss:// URL"):
+        load_work(make_work(bluesky(social, jetstream="https://jetstream.example/subscribe")))

@@ -214,7 +214,7 @@ def ingest_account(work: Work, source: MastodonSource | BlueskySource, store: St
     if fetched.refused:
         log.info("%s %s refused: %s", source.kind, source.location, fetched.refused)
         note = f"refused by {source.location}: {fetched.refused}"
-        held = store.counts().get(source.id, {}).get("posts", 0)
+        held = store.posts_held(source.id)
         if held:
             store.withdraw(source.id, reason=f"{source.location}: {fetched.refused}")
             note += f"; its {held} stored post{'s' * (held != 1)} withdrawn"

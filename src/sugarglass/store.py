@@ -396,7 +396,7 @@ class Store:
                 " WHERE source_id = ? ORDER BY id DESC LIMIT 1", (source_id,)
             ).fetchone()
             kind_path = self.db.execute("SELECT kind, path FROM sources WHERE id = ?", (source_id,)).fetchone()
-            posts = self.db.execute("SELECT count(*) FROM posts WHERE source_id = ?", (source_id,)).fetchone()[0]
+            posts = self.posts_held(source_id)
             account = self.account_signals(source_id)
             if ingest is None and account is not None and account["refused"]:  # asked, and said no: nothing read
                 ingest = ("", "", "", "", account["checked_at"])
@@ -413,6 +413,9 @@ class Store:
                 summary["account"] = account
             summaries.append(summary)
         return summaries
+
+    def posts_held(self, source_id: str) -> int:
+        return int(self.db.execute("SELECT count(*) FROM posts WHERE source_id = ?", (source_id,)).fetchone()[0])
 
     def language_totals(self, source_ids: Iterable[str]) -> dict[str, int]:
         """How many posts of each language these sources hold (``?``: could not be told)."""

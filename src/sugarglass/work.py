@@ -106,21 +106,40 @@ class Feelings2019Source(_FileSource):
     kind: Literal["feelings-2019"]
 
 
-class FeedSource(_Strict):
-    """An RSS or Atom feed, polled every ``poll_seconds`` and backed off on failure."""
+def http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value.strip()
+
+
+class _PolledSource(_Strict):
+    """What every source read over the network on a schedule has: when it is read again, how
+    far a failure backs it off, and the limits of one answer."""
 
     id: str = Field(pattern=SLUG, description="the source's name in the store and in manifests")
-    kind: Literal["feed"]
-    url: str
     consent: Consent
     on_error: Literal["fail", "skip"] = "fail"
     poll_seconds: float = Field(default=900, ge=30)
     max_backoff_seconds: float = Field(default=6 * 3600, ge=30)
     timeout_seconds: float = Field(default=20, gt=0, le=600)
     max_bytes: int = Field(default=5_000_000, ge=1024)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _backoff_above_poll(self):
+        if self.max_backoff_seconds < self.poll_seconds:
+            raise ValueError("max_backoff_seconds must be at least poll_seconds")
+        return self
+
+
+class FeedSource(_PolledSource):
+    """An RSS or Atom feed, polled every ``poll_seconds`` and backed off on failure."""
+
+    kind: Literal["feed"]
+    url: str
     check_item_pages: bool = True
     user_agent: str = Field(default=f"Sugarglass/{__version__} (+https://example.org/sugarglass; honours TDMRep)", min_length=1)
-    description: str = ""
 
     @property
     def location(self) -> str:
@@ -129,16 +148,7 @@ class FeedSource(_Strict):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
-        return value.strip()
-
-    @model_validator(mode="after")
-    def _backoff_above_poll(self) -> FeedSource:
-        if self.max_backoff_seconds < self.poll_seconds:
-            raise ValueError("max_backoff_seconds must be at least poll_seconds")
-        return self
+        return http_url(value)
 
 
 class BlueskyRepoSource(_FileSource):
@@ -150,34 +160,21 @@ class BlueskyRepoSource(_FileSource):
 
 
 def _base_url(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http:// or https:// URL")
-    return value.strip().rstrip("/")
+    """An API's base URL, without the slash that would double before ``/api`` or ``/xrpc``."""
+    return http_url(value).rstrip("/")
 
 
-class _AccountSource(_Strict):
-    """What a social account read through its public API has: its schedule when polled live,
-    its limits, and whether the author's replies count as posts."""
+class _AccountSource(_PolledSource):
+    """What a social account read through its public API has besides: whether the author's
+    replies count as posts, how many pages one read may take, how long it may wait out a rate
+    limit."""
 
-    id: str = Field(pattern=SLUG, description="the source's name in the store and in manifests")
-    consent: Consent
-    on_error: Literal["fail", "skip"] = "fail"
     replies: bool = False
     poll_seconds: float = Field(default=300, ge=30)
-    max_backoff_seconds: float = Field(default=6 * 3600, ge=30)
-    timeout_seconds: float = Field(default=20, gt=0, le=600)
     max_bytes: int = Field(default=2_000_000, ge=1024)
-    max_pages: int = Field(default=1000, ge=1, description="pages read back in one ingest, at most")
+    max_pages: int = Field(default=1000, ge=1, description="pages read in one ingest, at most")
     max_rate_wait_seconds: float = Field(default=900, ge=0)
     user_agent: str = Field(default=f"Sugarglass/{__version__} (+https://example.org/sugarglass; honours #nobot)", min_length=1)
-    description: str = ""
-
-    @model_validator(mode="after")
-    def _backoff_above_poll(self):
-        if self.max_backoff_seconds < self.poll_seconds:
-            raise ValueError("max_backoff_seconds must be at least poll_seconds")
-        return self
 
 
 _ACCT = re.compile(r"^@?([A-Za-z0-9_]+)@([A-Za-z0-9.-]+\.[A-Za-z0-9-]+|localhost)$")

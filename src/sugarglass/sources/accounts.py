@@ -64,13 +64,8 @@ class AccountPoller:
             self._http.close()
 
     def state(self) -> dict:
-        return {"next_due": self.schedule.next_due, "failures": self.schedule.failures}
+        return self.schedule.state()
 
     def restore(self, state: dict) -> None:
         """Take back a checkpoint from ``state()``; a malformed one is refused whole."""
-        next_due, failures = state.get("next_due"), state.get("failures")
-        if not (next_due is None or isinstance(next_due, int | float)) or isinstance(next_due, bool):
-            raise ValueError(f"account {self.source.id!r} state: next_due must be a number or null, not {next_due!r}")
-        if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
-            raise ValueError(f"account {self.source.id!r} state: failures must be a count, not {failures!r}")
-        self.schedule.next_due, self.schedule.failures = next_due, failures
+        self.schedule.restore(state, f"account {self.source.id!r}")

@@ -26,6 +26,7 @@ from ..errors import ReadError
 from ..work import FeedSource
 from ..records import Post
 from .report import ReadReport
+from .social import Schedule
 from .tdm import Fetched, Limits, OriginRules, Unchecked, all_opt_outs, fetch
 
 log = logging.getLogger("sugarglass.feeds")
@@ -196,8 +197,7 @@ class FeedPoller:
     def __init__(self, source: FeedSource, client: httpx.Client | None = None):
         self.source = source
         self.report = ReadReport(source.url, source.on_error)
-        self.next_due: float | None = None
-        self.failures = 0
+        self.schedule = Schedule(source.poll_seconds, source.max_backoff_seconds)
         self.seen: set[str] = set()
         self._owns_client = client is None
         self._http = client if client is not None else httpx.Client()
@@ -207,8 +207,16 @@ class FeedPoller:
     def _get(self, url: str) -> Fetched:
         return fetch(self._http, url, limits(self.source))
 
+    @property
+    def next_due(self) -> float | None:
+        return self.schedule.next_due
+
+    @property
+    def failures(self) -> int:
+        return self.schedule.failures
+
     def due(self, now: float) -> bool:
-        return self.next_due is None or now >= self.next_due
+        return self.schedule.due(now)
 
     def poll(self, now: float) -> FeedFetch | None:
         """Fetch now; None if the fetch failed (logged, and the next one backed off). ``report``
@@ -219,15 +227,12 @@ class FeedPoller:
         try:
             outcome = _read(self.source, self.report, self._http, self._origins, self.seen)
         except ReadError as exc:
-            self.failures += 1
-            delay = self.backoff(self.failures)
-            self.next_due = now + delay
+            delay = self.schedule.failed(now, exc)
             log.warning("feed %s: fetch failed (%d in a row), next try in %g s: %s", self.source.id, self.failures, delay, exc)
             if self.source.on_error == "skip":
                 self.report.bad_record(None, str(exc))
             return None
-        self.failures = 0
-        self.next_due = now + self.source.poll_seconds
+        self.schedule.succeeded(now)
         if outcome.in_feed:
             # Forget ids the feed no longer lists, so memory stays the size of the feed.
             self.seen = (self.seen & outcome.in_feed) | set(outcome.refused) | {post.id for post in outcome.fetch.posts}
@@ -238,20 +243,13 @@ class FeedPoller:
         if self._owns_client:
             self._http.close()
 
-    def backoff(self, failures: int) -> float:
-        """poll_seconds * 2^failures, capped at max_backoff_seconds."""
-        return min(self.source.poll_seconds * 2.0 ** min(failures, 64), self.source.max_backoff_seconds)
-
     def state(self) -> dict:
-        return {"next_due": self.next_due, "failures": self.failures, "seen": sorted(self.seen)}
+        return {**self.schedule.state(), "seen": sorted(self.seen)}
 
     def restore(self, state: dict) -> None:
         """Take back a checkpoint from ``state()``; a malformed one is refused whole."""
-        next_due, failures, seen = state.get("next_due"), state.get("failures"), state.get("seen")
-        if not (next_due is None or isinstance(next_due, int | float)) or isinstance(next_due, bool):
-            raise ValueError(f"feed {self.source.id!r} state: next_due must be a number or null, not {next_due!r}")
-        if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
-            raise ValueError(f"feed {self.source.id!r} state: failures must be a count, not {failures!r}")
+        seen = state.get("seen")
         if not isinstance(seen, list) or not all(isinstance(item, str) for item in seen):
             raise ValueError(f"feed {self.source.id!r} state: seen must be a list of ids")
-        self.next_due, self.failures, self.seen = next_due, failures, set(seen)
+        self.schedule.restore(state, f"feed {self.source.id!r}")
+        self.seen = set(seen)

@@ -163,8 +163,9 @@ def _said(data: object) -> str:
 
 
 class Schedule:
-    """When an account is due again: every ``poll_seconds``, doubled after each failure up to
-    ``max_backoff_seconds``, or at a rate limit's reset, whichever is later."""
+    """When a polled source (a feed, an account) is due again: every ``poll_seconds``, doubled
+    after each failure up to ``max_backoff_seconds``, or at a rate limit's reset, whichever is
+    later."""
 
     def __init__(self, poll_seconds: float, max_backoff_seconds: float):
         self.poll_seconds, self.max_backoff_seconds = poll_seconds, max_backoff_seconds
@@ -178,11 +179,26 @@ class Schedule:
         self.failures = 0
         self.next_due = now + self.poll_seconds
 
+    def backoff(self, failures: int) -> float:
+        """poll_seconds * 2^failures, capped at max_backoff_seconds."""
+        return min(self.poll_seconds * 2.0 ** min(failures, 64), self.max_backoff_seconds)
+
     def failed(self, now: float, exc: ReadError) -> float:
         self.failures += 1
-        delay = min(self.poll_seconds * 2.0 ** min(self.failures, 64), self.max_backoff_seconds)
-        if isinstance(exc, RateLimited):
-            delay = max(exc.until - now, 1.0)
+        delay = max(exc.until - now, 1.0) if isinstance(exc, RateLimited) else self.backoff(self.failures)
         self.next_due = now + delay
         return delay
+
+    def state(self) -> dict:
+        return {"next_due": self.next_due, "failures": self.failures}
+
+    def restore(self, state: dict, what: str) -> None:
+        """Take back a checkpoint from ``state()``; a malformed one is refused whole, naming
+        ``what`` it is the schedule of."""
+        next_due, failures = state.get("next_due"), state.get("failures")
+        if not (next_due is None or isinstance(next_due, int | float)) or isinstance(next_due, bool):
+            raise ValueError(f"{what} state: next_due must be a number or null, not {next_due!r}")
+        if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0:
+            raise ValueError(f"{what} state: failures must be a count, not {failures!r}")
+        self.next_due, self.failures = next_due, failures
 
